@@ -1,0 +1,79 @@
+"""What every store does; engines override only what differs (types, bulk load, locking).
+
+SQL passed to `execute`/`fetch*` uses psycopg's positional placeholder `%s`; engines with
+another paramstyle translate it. Identifiers come from the validated model (lower_snake_case)
+and are still quoted with `quote_ident`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Literal
+
+from cantata.model import FieldType
+
+Dialect = Literal["duckdb", "postgres"]
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Store(ABC):
+    dialect: Dialect
+    url: str
+
+    # --- statements -------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run one statement; return the affected row count when the engine reports it."""
+
+    @abstractmethod
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        ...
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.fetchone(sql, params)
+        return row[0] if row else None
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """All statements inside commit together or not at all (nesting joins the outer one)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- types and catalogue ----------------------------------------------------------
+    @abstractmethod
+    def sql_type(self, ftype: FieldType) -> str: ...
+
+    @abstractmethod
+    def table_exists(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def table_columns(self, table: str) -> list[str]: ...
+
+    # --- bulk data --------------------------------------------------------------------
+    @abstractmethod
+    def copy_from_csv(self, table: str, columns: Sequence[str], path: Path) -> int:
+        """Append the rows of a headed CSV file (RFC 4180, empty unquoted cell = null) to
+        `table` through the engine's bulk path; return the number of rows."""
+
+    @abstractmethod
+    def iter_rows(
+        self, sql: str, params: Sequence[Any] | None = None, batch: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Stream a query's rows in batches (constant memory)."""
