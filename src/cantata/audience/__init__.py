@@ -1,0 +1,1 @@
+"""Audiences: the rule language, its SQL compiler and in-memory evaluator, saved audiences."""
