@@ -167,15 +167,15 @@ def _parse(data: Any, path: str, problems: list[tuple[str, str]]) -> Rule | None
     }[kind]
     for key in data:
         if key not in allowed:
-            problems.append(
-                (_join(path, key), f"unknown key {key!r}{did_you_mean(key, allowed)}")
-            )
+            problems.append((_join(path, key), f"unknown key {key!r}{did_you_mean(key, allowed)}"))
     if kind in ("all", "any"):
         items = data[kind]
         if not isinstance(items, list):
             problems.append((_join(path, kind), "expected a list of rules"))
             return None
-        parsed = [_parse(item, f"{_join(path, kind)}[{i}]", problems) for i, item in enumerate(items)]
+        parsed = [
+            _parse(item, f"{_join(path, kind)}[{i}]", problems) for i, item in enumerate(items)
+        ]
         rules = tuple(r for r in parsed if r is not None)
         return AllOf(all=rules) if kind == "all" else AnyOf(any=rules)
     if kind == "not":
@@ -216,7 +216,7 @@ def _parse(data: Any, path: str, problems: list[tuple[str, str]]) -> Rule | None
 
 def _parse_comparison(data: Any, path: str, problems: list[tuple[str, str]]) -> Comparison | None:
     if not isinstance(data, dict) or set(data) - {"op", "value"}:
-        problems.append((path, "expected {\"op\": ..., \"value\": ...}"))
+        problems.append((path, 'expected {"op": ..., "value": ...}'))
         return None
     op = data.get("op")
     if op not in (*COMPARE_OPS, "between"):
@@ -229,11 +229,13 @@ def _parse_comparison(data: Any, path: str, problems: list[tuple[str, str]]) -> 
 
 def _parse_aggregate(data: Any, path: str, problems: list[tuple[str, str]]) -> Aggregate | None:
     if not isinstance(data, dict) or set(data) - {"fn", "field", "op", "value"}:
-        problems.append((path, "expected {\"fn\", \"field\", \"op\", \"value\"}"))
+        problems.append((path, 'expected {"fn", "field", "op", "value"}'))
         return None
     fn = data.get("fn")
     if fn not in AGGREGATES:
-        problems.append((_join(path, "fn"), f"unknown fn {fn!r}{did_you_mean(str(fn), AGGREGATES)}"))
+        problems.append(
+            (_join(path, "fn"), f"unknown fn {fn!r}{did_you_mean(str(fn), AGGREGATES)}")
+        )
         return None
     comparison = _parse_comparison(
         {"op": data.get("op"), "value": data.get("value")}, path, problems
@@ -267,7 +269,7 @@ def _parse_history(data: Any, path: str, problems: list[tuple[str, str]]) -> Rul
         raw = data.get(key)
         value = _parse_value(raw, _join(path, key), problems) if raw is not None else None
         if value is not None and not isinstance(value, Relative | str):
-            problems.append((_join(path, key), "expected {\"ago\": \"7d\"} or an ISO timestamp"))
+            problems.append((_join(path, key), 'expected {"ago": "7d"} or an ISO timestamp'))
             value = None
         if isinstance(value, str) and _parse_timestamp(value) is None:
             problems.append((_join(path, key), f"{value!r} is not an ISO-8601 timestamp"))
@@ -304,7 +306,7 @@ def _parse_value(raw: Any, path: str, problems: list[tuple[str, str]]) -> Value:
                 )
                 return None
             return Relative(direction=direction, amount=int(m.group(1)), unit=m.group(2))  # type: ignore[arg-type]
-        problems.append((path, "a value object must be {\"ago\": \"30d\"} or {\"ahead\": \"2w\"}"))
+        problems.append((path, 'a value object must be {"ago": "30d"} or {"ahead": "2w"}'))
         return None
     if raw is None or isinstance(raw, str | int | float | bool):
         return raw
@@ -463,7 +465,11 @@ def literal(value: Scalar, ftype: FieldType) -> Scalar | date | datetime | Decim
         return date.fromisoformat(value)
     if ftype is FieldType.TIMESTAMP and isinstance(value, str):
         return parse_timestamp(value)
-    if ftype is FieldType.DECIMAL and isinstance(value, int | float) and not isinstance(value, bool):
+    if (
+        ftype is FieldType.DECIMAL
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
         return Decimal(str(value))
     return value
 
@@ -616,12 +622,16 @@ def _check_op_value(
         return
     if op in TEXT_OPS:
         if ftype is not FieldType.STRING:
-            problems.append((_join(path, "op"), f"{op} applies to text fields; {fld.name!r} is {ftype}"))
+            problems.append(
+                (_join(path, "op"), f"{op} applies to text fields; {fld.name!r} is {ftype}")
+            )
         elif not isinstance(value, str):
             problems.append((vpath, f"{op} needs a string value"))
         return
     if ftype is FieldType.BOOLEAN and op not in ("eq", "ne", "in", "not_in"):
-        problems.append((_join(path, "op"), f"{op} does not apply to a boolean field ({fld.name!r})"))
+        problems.append(
+            (_join(path, "op"), f"{op} does not apply to a boolean field ({fld.name!r})")
+        )
         return
     if op in SET_OPS:
         if not isinstance(value, tuple) or not value:
@@ -651,7 +661,9 @@ def _check_scalar(
         return
     if isinstance(value, Relative):
         if not ftype.is_temporal:
-            problems.append((path, f"a relative time only compares with dates and timestamps, not {ftype}"))
+            problems.append(
+                (path, f"a relative time only compares with dates and timestamps, not {ftype}")
+            )
         return
     ok = {
         FieldType.STRING: isinstance(value, str),
@@ -664,14 +676,17 @@ def _check_scalar(
     }[ftype]
     if not ok:
         shape = {
-            FieldType.DATE: "an ISO date like \"2026-03-01\" or {\"ago\": \"30d\"}",
-            FieldType.TIMESTAMP: "an ISO timestamp like \"2026-03-01T09:00:00Z\" or {\"ago\": \"2h\"}",
+            FieldType.DATE: 'an ISO date like "2026-03-01" or {"ago": "30d"}',
+            FieldType.TIMESTAMP: 'an ISO timestamp like "2026-03-01T09:00:00Z" or {"ago": "2h"}',
         }.get(ftype, f"a {ftype}")
         problems.append((path, f"{value!r} is not {shape}"))
         return
     if allowed is not None and value not in allowed:
         problems.append(
-            (path, f"{value!r} is not an allowed value{did_you_mean(str(value), [str(a) for a in allowed])}")
+            (
+                path,
+                f"{value!r} is not an allowed value{did_you_mean(str(value), [str(a) for a in allowed])}",
+            )
         )
 
 

@@ -43,7 +43,7 @@ class _Marked:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(v, (*path, str(i))) for i, v in enumerate(node.value)]
-        return yaml.SafeLoader("").construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return yaml.SafeLoader("").construct_object(node, deep=True)
 
     def where(self, *path: str) -> str:
         for n in range(len(path), -1, -1):
@@ -87,8 +87,7 @@ def _entity(doc: _Marked, name: str, spec: Any) -> Entity:
     where = doc.where(*at)
     if not NAME.match(name) or name.startswith(RESERVED_PREFIXES):
         raise ModelError(
-            f"entity name {name!r} must be lower_snake_case and not start with "
-            "'cantata_' or '_'",
+            f"entity name {name!r} must be lower_snake_case and not start with 'cantata_' or '_'",
             where=where,
         )
     if not isinstance(spec, dict):

@@ -32,8 +32,7 @@ class Store(ABC):
         """Run one statement; return the affected row count when the engine reports it."""
 
     @abstractmethod
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        ...
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, params)

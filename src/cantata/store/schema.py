@@ -51,7 +51,6 @@ def applied_snapshot(store: Store) -> dict[str, Any]:
 
 def plan(store: Store, model: Model) -> SchemaPlan:
     old = applied_snapshot(store)
-    new = snapshot(model)
     out = SchemaPlan()
     for name, entity in model.entities.items():
         before = old.get(name)
@@ -121,9 +120,7 @@ def apply_model(store: Store, model: Model, *, allow_drop: bool = False) -> Sche
         for statement in the_plan.statements:
             store.execute(statement)
         store.execute("DELETE FROM cantata_model_state WHERE id = 1")
-        store.execute(
-            "INSERT INTO cantata_model_state VALUES (1, %s, CURRENT_TIMESTAMP)", [state]
-        )
+        store.execute("INSERT INTO cantata_model_state VALUES (1, %s, CURRENT_TIMESTAMP)", [state])
     return the_plan
 
 

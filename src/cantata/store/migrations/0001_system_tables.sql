@@ -31,7 +31,7 @@ CREATE TABLE cantata_history (
     secondary_key TEXT,
     channel TEXT NOT NULL,
     event TEXT NOT NULL,            -- sent | delivered | bounced | opened | clicked | unsubscribed | complained
-    at TIMESTAMP NOT NULL,
+    "at" TIMESTAMP NOT NULL,      -- quoted: AT is a keyword in DuckDB
     details TEXT                    -- JSON
 );
 

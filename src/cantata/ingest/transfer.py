@@ -1,0 +1,37 @@
+"""Move a DuckDB table's rows into a temporary table of the store through its bulk path."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from cantata.ingest.validate import q
+from cantata.store.base import Store
+
+
+def transfer(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    target: str,
+    columns: Sequence[tuple[str, str]],
+) -> str:
+    """Make `target` (a temp table in the store, inside the caller's transaction on
+    PostgreSQL) hold `source`'s columns; return the name to query. On a DuckDB store the
+    validation connection is the store's own, so the source table is used as is."""
+    if store.dialect == "duckdb":
+        return source
+    names = [name for name, _ in columns]
+    with tempfile.TemporaryDirectory(prefix="cantata-transfer-") as tmp:
+        csv_path = Path(tmp) / "rows.csv"
+        con.execute(
+            f"COPY (SELECT {', '.join(q(n) for n in names)} FROM {source}) TO "
+            f"'{csv_path}' (HEADER, DELIMITER ',')"
+        )
+        defs = ", ".join(f"{q(n)} {t}" for n, t in columns)
+        store.execute(f"CREATE TEMP TABLE {q(target)} ({defs}) ON COMMIT DROP")
+        store.copy_from_csv(target, names, csv_path)
+    return target

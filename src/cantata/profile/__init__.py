@@ -1,0 +1,1 @@
+"""Profile integration: consent and suppression, the truth of who may be contacted."""
