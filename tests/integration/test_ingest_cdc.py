@@ -110,11 +110,25 @@ B5,3,,,d
     # B5: the delete (version 3) beats the upsert (version 1) in the same file.
     assert (summary["upserted"], summary["deleted"], summary["skipped"]) == (1, 2, 3)
     assert bookings(booking_store) == {
-        "B2": (4, Decimal("210.0000"), False, datetime(2026, 2, 10).date(),
-               datetime(2026, 1, 2, 10, 0), 2, "confirmed"),
+        "B2": (
+            4,
+            Decimal("210.0000"),
+            False,
+            datetime(2026, 2, 10).date(),
+            datetime(2026, 1, 2, 10, 0),
+            2,
+            "confirmed",
+        ),
         "B3": (7, None, None, None, None, 5, "cancelled"),
-        "B4": (5, Decimal("999.9999"), False, datetime(2026, 4, 10).date(),
-               datetime(2026, 1, 1, 10, 0), 1, "confirmed"),
+        "B4": (
+            5,
+            Decimal("999.9999"),
+            False,
+            datetime(2026, 4, 10).date(),
+            datetime(2026, 1, 1, 10, 0),
+            1,
+            "confirmed",
+        ),
     }
     # A delete is remembered: an older upsert arriving later does not resurrect the row.
     late = write(
@@ -133,7 +147,9 @@ def test_timestamps_with_offsets_are_stored_in_utc(booking_store: Store, tmp_pat
         "booking_id,updated_at\nA,2026-06-01T08:30:00+02:00\nB,2026-06-01T06:30:00Z\nC,2026-06-01 06:30\n",
     )
     ingest(booking_store, MODEL, "booking", path)
-    values = {r[0]: r[1] for r in booking_store.fetchall("SELECT booking_id, updated_at FROM booking")}
+    values = {
+        r[0]: r[1] for r in booking_store.fetchall("SELECT booking_id, updated_at FROM booking")
+    }
     assert set(values.values()) == {datetime(2026, 6, 1, 6, 30)}
 
 
@@ -154,12 +170,16 @@ G5,C1,2,10,2026-01-01,confirmed,yes,u
 G6,C1,2,10,2026-01-01,confirmed,true,x
 G7,C1,2,10,2026-01-01,confirmed,true,u,extra
 G8,C1,1.5,abc,2026-01-01,confirmed,true,u
-G9,C1,nonsense,10,bad-date,confirmed,true,d
+G9,C1,,,,,,d
+G10,C1,,,,,maybe,d
 """,
     )
     summary = ingest(booking_store, MODEL, "booking", path)
     assert (summary["read"], summary["upserted"], summary["deleted"], summary["rejected"]) == (
-        10, 1, 1, 8,
+        11,
+        1,
+        2,
+        8,
     )
     assert summary["quarantine"] is not None
     with open(str(summary["quarantine"]), newline="", encoding="utf-8") as f:
@@ -228,7 +248,11 @@ def test_parquet_and_json_lines(booking_store: Store, tmp_path: Path, fmt: str) 
     [
         ("bookings", "booking_id\nB1\n", "unknown entity 'bookings' (did you mean 'booking'?)"),
         ("booking", "customer_id\nC1\n", "missing key column 'booking_id'"),
-        ("booking", "booking_id,nigths\nB1,2\n", "unknown column 'nigths' (did you mean 'nights'?)"),
+        (
+            "booking",
+            "booking_id,nigths\nB1,2\n",
+            "unknown column 'nigths' (did you mean 'nights'?)",
+        ),
     ],
 )
 def test_file_level_errors_apply_nothing(
@@ -244,18 +268,25 @@ def test_file_level_errors_apply_nothing(
 def test_a_crash_mid_apply_leaves_the_previous_state(
     booking_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest(booking_store, MODEL, "booking", write(tmp_path / "a.csv", "booking_id,nights\nA,1\nB,2\n"))
+    ingest(
+        booking_store, MODEL, "booking", write(tmp_path / "a.csv", "booking_id,nights\nA,1\nB,2\n")
+    )
     before = bookings(booking_store)
     real = booking_store.execute
 
     def crash_on_insert(sql: str, params: object = None) -> int:
-        if sql.startswith("INSERT INTO \"booking\""):
+        if sql.startswith('INSERT INTO "booking"'):
             raise RuntimeError("simulated crash")
         return real(sql, params)  # type: ignore[arg-type]
 
     monkeypatch.setattr(booking_store, "execute", crash_on_insert)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        ingest(booking_store, MODEL, "booking", write(tmp_path / "b.csv", "booking_id,nights\nA,5\nC,3\n"))
+        ingest(
+            booking_store,
+            MODEL,
+            "booking",
+            write(tmp_path / "b.csv", "booking_id,nights\nA,5\nC,3\n"),
+        )
     monkeypatch.undo()
     assert bookings(booking_store) == before
 
@@ -266,12 +297,16 @@ def test_adding_fields_and_entities_keeps_data_and_drops_need_permission(
     from cantata.errors import StoreError
 
     ingest(booking_store, MODEL, "booking", write(tmp_path / "a.csv", "booking_id,nights\nA,1\n"))
-    text = MODEL_TEXT.replace("      nights: integer\n", "      nights: integer\n      guests: integer\n")
+    text = MODEL_TEXT.replace(
+        "      nights: integer\n", "      nights: integer\n      guests: integer\n"
+    )
     text += "  hotel:\n    key: hotel_id\n    fields: {hotel_id: string}\n"
     grown = parse_model(text)
     plan = apply_model(booking_store, grown)
     assert plan.changes == ["add field booking.guests", "create entity hotel"]
-    assert booking_store.fetchall("SELECT booking_id, nights, guests FROM booking") == [("A", 1, None)]
+    assert booking_store.fetchall("SELECT booking_id, nights, guests FROM booking") == [
+        ("A", 1, None)
+    ]
     shrunk = parse_model(MODEL_TEXT.replace("      nights: integer\n", ""))
     with pytest.raises(StoreError) as err:
         apply_model(booking_store, shrunk)

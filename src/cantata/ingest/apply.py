@@ -28,17 +28,24 @@ class Applied:
 
 
 def pick_winners(con: duckdb.DuckDBPyConnection, entity: Entity, stage: str, winners: str) -> int:
-    """Keep one row per key among the valid ones; return how many rows lost within the file."""
-    order = f"{q(entity.version)} DESC NULLS LAST, _row DESC" if entity.version else "_row DESC"
+    """Keep one row per key among the valid ones; return how many rows lost within the file.
+
+    Most files hold each key once: then the winners are a view over the stage, not a copy.
+    """
+    key = q(entity.key)
     fields = ", ".join(q(f) for f in entity.fields)
+    row = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {stage} WHERE _ok").fetchone()
+    assert row
+    valid, distinct = int(row[0]), int(row[1])
+    if valid == distinct:
+        con.execute(f"CREATE TEMP VIEW {winners} AS SELECT _op, {fields} FROM {stage} WHERE _ok")
+        return 0
+    order = f"{q(entity.version)} DESC NULLS LAST, rowid DESC" if entity.version else "rowid DESC"
     con.execute(
-        f"CREATE TEMP TABLE {winners} AS SELECT _op, {fields} FROM {stage} WHERE _reason = '' "
-        f"QUALIFY row_number() OVER (PARTITION BY {q(entity.key)} ORDER BY {order}) = 1"
+        f"CREATE TEMP TABLE {winners} AS SELECT _op, {fields} FROM {stage} WHERE _ok "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1"
     )
-    valid = con.execute(f"SELECT count(*) FROM {stage} WHERE _reason = ''").fetchone()
-    kept = con.execute(f"SELECT count(*) FROM {winners}").fetchone()
-    assert valid and kept
-    return int(valid[0]) - int(kept[0])
+    return valid - distinct
 
 
 def apply_winners(
@@ -52,32 +59,41 @@ def apply_winners(
 
 def _apply(store: Store, entity: Entity, incoming: str) -> Applied:
     table, key = q(entity.table), q(entity.key)
-    fresh = q(f"cantata_fresh_{entity.name}")
-    stale_checks = []
-    joins = f"LEFT JOIN {table} t ON t.{key} = w.{key}"
-    if entity.version:
-        version = q(entity.version)
-        tombs = q(tombstone_table(entity))
-        joins += f" LEFT JOIN {tombs} d ON d.key = w.{key}"
-        stale_checks = [
-            f"coalesce(t.{version} > w.{version}, FALSE)",
-            f"coalesce(d.version > w.{version}, FALSE)",
-        ]
-    where = f"WHERE NOT ({' OR '.join(stale_checks)})" if stale_checks else ""
-    total = store.scalar(f"SELECT count(*) FROM {q(incoming)}")
-    store.execute(f"DROP TABLE IF EXISTS {fresh}")
-    store.execute(f"CREATE TEMP TABLE {fresh} AS SELECT w.* FROM {q(incoming)} w {joins} {where}")
-    counts = dict(store.fetchall(f"SELECT _op, count(*) FROM {fresh} GROUP BY _op"))
-    store.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {fresh})")
+    tombs = q(tombstone_table(entity)) if entity.version else None
+    counts = {
+        op: int(n) for op, n in store.fetchall(f"SELECT _op, count(*) FROM {incoming} GROUP BY _op")
+    }
+    total = sum(counts.values())
+    fresh = incoming
+    if not _is_empty(store, table) or (tombs and not _is_empty(store, tombs)):
+        # Drop rows the store already holds in a newer version (or deleted in a newer one).
+        fresh = q(f"cantata_fresh_{entity.name}")
+        joins = f"LEFT JOIN {table} t ON t.{key} = w.{key}"
+        where = ""
+        if entity.version:
+            version = q(entity.version)
+            joins += f" LEFT JOIN {tombs} d ON d.key = w.{key}"
+            where = (
+                f"WHERE NOT (coalesce(t.{version} > w.{version}, FALSE) "
+                f"OR coalesce(d.version > w.{version}, FALSE))"
+            )
+        store.execute(f"DROP TABLE IF EXISTS {fresh}")
+        store.execute(f"CREATE TEMP TABLE {fresh} AS SELECT w.* FROM {incoming} w {joins} {where}")
+        counts = dict(store.fetchall(f"SELECT _op, count(*) FROM {fresh} GROUP BY _op"))
+        store.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {fresh})")
     fields = ", ".join(q(f) for f in entity.fields)
     store.execute(f"INSERT INTO {table} ({fields}) SELECT {fields} FROM {fresh} WHERE _op = 'u'")
-    if entity.version:
-        tombs = q(tombstone_table(entity))
+    if tombs and entity.version:
         store.execute(f"DELETE FROM {tombs} WHERE key IN (SELECT {key} FROM {fresh})")
         store.execute(
             f"INSERT INTO {tombs} (key, version) SELECT {key}, {q(entity.version)} FROM {fresh} "
             f"WHERE _op = 'd' AND {q(entity.version)} IS NOT NULL"
         )
-    store.execute(f"DROP TABLE {fresh}")
+    if fresh != incoming:
+        store.execute(f"DROP TABLE {fresh}")
     upserted, deleted = int(counts.get("u", 0)), int(counts.get("d", 0))
-    return Applied(upserted, deleted, int(total) - upserted - deleted)
+    return Applied(upserted, deleted, total - upserted - deleted)
+
+
+def _is_empty(store: Store, table: str) -> bool:
+    return store.fetchone(f"SELECT 1 FROM {table} LIMIT 1") is None

@@ -8,6 +8,7 @@ PostgreSQL receives the winners by COPY. Python never loops over rows, except to
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -19,7 +20,7 @@ import duckdb
 from cantata.errors import IngestError, did_you_mean
 from cantata.ingest.apply import apply_winners, pick_winners
 from cantata.ingest.quarantine import quarantine_path, write_quarantine
-from cantata.ingest.source import read_source
+from cantata.ingest.source import collect_rejects, drop_source, open_source
 from cantata.ingest.validate import CHANGE_COLUMN, build_stage
 from cantata.model import Model
 from cantata.store.base import Store
@@ -58,20 +59,35 @@ def ingest_file(
     step = progress or (lambda _: None)
     con = _validation_connection(store)
     tag = uuid.uuid4().hex[:10]
-    raw_t, stage_t, win_t = f"_raw_{tag}", f"_stage_{tag}", f"_win_{tag}"
+    stage_t, win_t = f"_stage_{tag}", f"_win_{tag}"
+    source = None
     try:
         step(f"reading {path.name}")
-        raw = read_source(con, path, raw_t)
-        _check_columns(raw.columns, entity.fields, entity.key, path, raw.format)
+        source = open_source(con, path, tag, entity)
+        _check_columns(source.columns, entity.fields, entity.key, path)
         step("validating")
-        build_stage(con, raw, entity, stage_t)
-        total = _count(con, f"SELECT count(*) FROM {stage_t}") + len(raw.structural)
-        rejected_rows = _count(con, f"SELECT count(*) FROM {stage_t} WHERE _reason <> ''")
+        try:
+            build_stage(
+                con,
+                source.relation,
+                source.columns,
+                entity,
+                stage_t,
+                valid_column=source.valid_column,
+            )
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"cannot read the file: {exc}".splitlines()[0], where=str(path)
+            ) from None
+        collect_rejects(con, source, entity)
+        total = _count(con, f"SELECT count(*) FROM {stage_t}") + len(source.rejects)
+        rejected = _count(con, f"SELECT count(*) FROM {stage_t} WHERE NOT _ok")
+        rejected += len(source.rejects)
         quarantine = None
-        if rejected_rows or raw.structural:
+        if rejected:
             step("writing the quarantine file")
             qpath = quarantine_path(quarantine_dir, entity.name, path)
-            write_quarantine(con, raw, stage_t, qpath)
+            write_quarantine(con, source, entity, stage_t, qpath, tag)
             quarantine = str(qpath)
         step("choosing one row per key")
         lost_in_file = pick_winners(con, entity, stage_t, win_t)
@@ -80,11 +96,14 @@ def ingest_file(
         if store.dialect == "postgres" and applied.upserted + applied.deleted > 10_000:
             store.execute(f'ANALYZE "{entity.table}"')  # plans for audiences right away
     finally:
-        for table in (raw_t, stage_t, win_t):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        for kind in ("VIEW", "TABLE"):  # the winners are one or the other
+            with contextlib.suppress(duckdb.CatalogException):
+                con.execute(f"DROP {kind} IF EXISTS {win_t}")
+        con.execute(f"DROP TABLE IF EXISTS {stage_t}")
+        if source is not None:
+            drop_source(con, source, tag)
         if store.dialect != "duckdb":
             con.close()
-    rejected = rejected_rows + len(raw.structural)
     result = IngestResult(
         entity=entity.name,
         read=total,
@@ -107,12 +126,9 @@ def _validation_connection(store: Store) -> duckdb.DuckDBPyConnection:
     return fresh
 
 
-def _check_columns(
-    columns: dict[str, str], fields: dict[str, Any], key: str, path: Path, fmt: str
-) -> None:
+def _check_columns(columns: dict[str, str], fields: dict[str, Any], key: str, path: Path) -> None:
     allowed = set(fields) | {CHANGE_COLUMN}
-    internal = {"_row", "_valid", "_json"} if fmt == "jsonl" else set()
-    unknown = [c for c in columns if c not in allowed and c not in internal]
+    unknown = [c for c in columns if c not in allowed]
     if unknown:
         raise IngestError(
             f"unknown column {unknown[0]!r}{did_you_mean(unknown[0], allowed)}; the columns "

@@ -1,11 +1,16 @@
-"""Typed validation of raw rows, set-based in DuckDB: one pass builds the staged table with
-typed values, the change type, and the reason a row is rejected ('' when it is fine)."""
+"""Typed validation, set-based in DuckDB.
+
+One pass over the input builds the staged table: typed values, the change type, and `_ok`.
+Reasons are spelled out in a second, small pass over the rejected rows only (see
+`reasons_sql`), so a clean load pays for the checks, not for the messages.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
-from cantata.ingest.source import RawSource
 from cantata.model import Entity, Field, FieldType
 
 CHANGE_COLUMN = "_change_request_type"
@@ -23,13 +28,21 @@ DUCKDB_TYPES = {
     FieldType.DATE: "DATE",
     FieldType.TIMESTAMP: "TIMESTAMP",
 }
-# Strict text forms: DuckDB's casts are lenient (it rounds '1.5' to an integer, for one).
+# Strict text forms: DuckDB's casts are lenient ('1.5' rounds to 2, '0x10' is 16, and a date
+# followed by junk still casts), so text must match these first.
 TEXT_PATTERNS = {
-    FieldType.INTEGER: r"[+-]?[0-9]+",
-    FieldType.DECIMAL: r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
-    FieldType.DATE: r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
-    FieldType.TIMESTAMP: r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?",
+    FieldType.INTEGER: r"\s*[+-]?[0-9]+\s*",
+    FieldType.DECIMAL: r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*",
+    FieldType.FLOAT: r"\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)\s*",
+    FieldType.DATE: r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*",
+}
+KINDS = {
+    FieldType.INTEGER: "an integer",
+    FieldType.DECIMAL: "a decimal number",
+    FieldType.FLOAT: "a number",
+    FieldType.BOOLEAN: "a boolean (true/false/1/0)",
+    FieldType.DATE: "a date (YYYY-MM-DD)",
+    FieldType.TIMESTAMP: "an ISO-8601 timestamp",
 }
 
 
@@ -44,103 +57,155 @@ def lit(text: str) -> str:
 def typed_value(column: str, source_type: str, f: Field) -> str:
     """The SQL expression giving the field's typed value, NULL when it does not convert."""
     col = q(column)
-    text = source_type == "VARCHAR"
+    if source_type != "VARCHAR":
+        if f.type is FieldType.STRING:
+            return f"CAST({col} AS VARCHAR)"
+        if f.type is FieldType.TIMESTAMP and "WITH TIME ZONE" in source_type:
+            # The instant as naive UTC, by arithmetic (AT TIME ZONE goes through ICU per row).
+            return f"make_timestamp(epoch_us({col}))"
+        return f"TRY_CAST({col} AS {DUCKDB_TYPES[f.type]})"
     if f.type is FieldType.STRING:
-        return col if text else f"CAST({col} AS VARCHAR)"
-    if f.type is FieldType.BOOLEAN and text:
+        return col
+    if f.type is FieldType.BOOLEAN:
         return (
             f"CASE lower(trim({col})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
             f"WHEN 'false' THEN FALSE WHEN '0' THEN FALSE END"
         )
     if f.type is FieldType.TIMESTAMP:
-        # Offsets convert to UTC; naive values are UTC already (the session time zone).
-        if text or "WITH TIME ZONE" in source_type:
-            inner = f"trim({col})" if text else col
-            return f"(TRY_CAST({inner} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
-        return f"TRY_CAST({col} AS TIMESTAMP)"
-    target = DUCKDB_TYPES[f.type]
-    if text and f.type in TEXT_PATTERNS:
+        # Cheap checks first: the cast accepts trailing junk, so the text must end like a
+        # time (a digit or Z). An offset after the time needs the (slower) zone-aware cast;
+        # a naive value or one ending in Z is UTC already.
+        tail = f"substr({col}, 12)"
         return (
-            f"CASE WHEN regexp_full_match(trim({col}), {lit(TEXT_PATTERNS[f.type])}) "
-            f"THEN TRY_CAST(trim({col}) AS {target}) END"
+            f"CASE WHEN NOT (regexp_full_match(right(rtrim({col}), 1), '[0-9Z]')) THEN NULL "
+            f"WHEN contains({tail}, '+') OR contains({tail}, '-') "
+            f"THEN make_timestamp(epoch_us(TRY_CAST({col} AS TIMESTAMPTZ))) "
+            f"ELSE TRY_CAST({col} AS TIMESTAMP) END"
         )
-    return f"TRY_CAST({col} AS {target})"
+    strict = f"regexp_full_match({col}, {lit(TEXT_PATTERNS[f.type])})"
+    return f"CASE WHEN {strict} THEN TRY_CAST({col} AS {DUCKDB_TYPES[f.type]}) END"
 
 
-def _type_reason(column: str, f: Field, value: str) -> str:
-    kind = {
-        FieldType.INTEGER: "an integer",
-        FieldType.DECIMAL: "a decimal number",
-        FieldType.FLOAT: "a number",
-        FieldType.BOOLEAN: "a boolean (true/false/1/0)",
-        FieldType.DATE: "a date (YYYY-MM-DD)",
-        FieldType.TIMESTAMP: "an ISO-8601 timestamp",
-    }.get(f.type, f.type.value)
-    shown = f"left(CAST({q(column)} AS VARCHAR), 80)"
-    return (
-        f"CASE WHEN {q(column)} IS NOT NULL AND {value} IS NULL THEN "
-        f"{lit(f.name + ': ')} || {shown} || {lit(' is not ' + kind)} END"
-    )
+@dataclass(frozen=True)
+class Check:
+    """A condition (true = the row is bad) and the SQL text explaining it."""
+
+    bad: str
+    reason: str
+    upsert_only: bool  # a delete carries just the key (and version): other fields don't matter
 
 
-def build_stage(con: duckdb.DuckDBPyConnection, raw: RawSource, entity: Entity, stage: str) -> None:
-    """CREATE TEMP TABLE stage(_row, _op, _reason, <fields typed>) from the raw table."""
-    present = {name: typ for name, typ in raw.columns.items() if name in entity.fields}
-    values: dict[str, str] = {}
-    for name, f in entity.fields.items():
-        values[name] = (
-            typed_value(name, present[name], f)
-            if name in present
-            else f"CAST(NULL AS {DUCKDB_TYPES[f.type]})"
-        )
+def checks(
+    columns: dict[str, str], entity: Entity, *, staged: bool = False
+) -> tuple[dict[str, str], str, list[Check]]:
+    """Typed value expressions per field, the change-type expression, and the row checks.
+
+    With `staged`, the checks read the columns of `_typed_rows` (typed values, `_op`, and
+    `_has_<field>` telling whether the raw value was present) instead of the raw row.
+    """
+    present = {name: typ for name, typ in columns.items() if name in entity.fields}
+    values = {
+        name: typed_value(name, present[name], f)
+        if name in present
+        else f"CAST(NULL AS {DUCKDB_TYPES[f.type]})"
+        for name, f in entity.fields.items()
+    }
     op = (
-        f"lower(trim(CAST({q(CHANGE_COLUMN)} AS VARCHAR)))"
-        if CHANGE_COLUMN in raw.columns
+        f"coalesce(lower(trim(CAST({q(CHANGE_COLUMN)} AS VARCHAR))), 'u')"
+        if CHANGE_COLUMN in columns
         else "'u'"
     )
+    if staged:
+        values = {name: q(name) for name in entity.fields}
+        op = "_op"
     key = entity.key
-    # Problems that reject any row, then those that only matter for upserts (a delete carries
-    # just the key and, when versioned, the version).
-    always = [
-        f"CASE WHEN {values[key]} IS NULL AND {q(key) if key in present else 'NULL'} IS NULL "
-        f"THEN {lit('missing key ' + key)} END",
-        f"CASE WHEN coalesce({op}, 'u') NOT IN ('u', 'd') THEN "
-        f"'unknown change type ' || {lit(CHANGE_COLUMN)} || '=' || {op} || ' (use u or d)' END",
+    out = [
+        Check(f"{values[key]} IS NULL", lit(f"missing key {key}"), False)
+        if key in present
+        else Check("TRUE", lit(f"missing key {key}"), False),
+        Check(
+            f"{op} NOT IN ('u', 'd')",
+            f"'unknown change type {CHANGE_COLUMN}=' || {op} || ' (use u or d)'",
+            False,
+        ),
     ]
-    upsert_only: list[str] = []
     for name, f in entity.fields.items():
         if name not in present:
             continue
-        reason = _type_reason(name, f, values[name])
-        (always if name in (key, entity.version) else upsert_only).append(reason)
+        col = values[name] if staged and f.type is FieldType.STRING else q(name)
+        present_raw = f"_has_{name}" if staged else f"{col} IS NOT NULL"
+        if f.type is not FieldType.STRING:
+            shown = f"left(CAST({col} AS VARCHAR), 80)"
+            out.append(
+                Check(
+                    f"({present_raw} AND {values[name]} IS NULL)",
+                    f"{lit(name + ': ')} || {shown} || {lit(' is not ' + KINDS[f.type])}",
+                    name not in (key, entity.version),
+                )
+            )
         if f.values is not None:
             allowed = ", ".join(lit(str(v)) for v in f.values)
-            upsert_only.append(
-                f"CASE WHEN {values[name]} IS NOT NULL AND CAST({values[name]} AS VARCHAR) "
-                f"NOT IN ({allowed}) THEN {lit(name + ': ')} || CAST({values[name]} AS VARCHAR)"
-                f" || {lit(' is not one of ' + ', '.join(str(v) for v in f.values))} END"
+            as_text = f"CAST({values[name]} AS VARCHAR)"
+            out.append(
+                Check(
+                    f"coalesce({as_text} NOT IN ({allowed}), FALSE)",
+                    f"{lit(name + ': ')} || {as_text} || "
+                    f"{lit(' is not one of ' + ', '.join(str(v) for v in f.values))}",
+                    True,
+                )
             )
         if f.address in ADDRESS_PATTERNS:
-            upsert_only.append(
-                f"CASE WHEN {values[name]} IS NOT NULL AND NOT regexp_full_match("
-                f"trim({values[name]}), {lit(ADDRESS_PATTERNS[f.address])}) THEN "
-                f"{lit(name + ': ')} || left({values[name]}, 80) || "
-                f"{lit(' is not a valid ' + f.address + ' address')} END"
+            pattern = lit(ADDRESS_PATTERNS[f.address])
+            out.append(
+                Check(
+                    f"coalesce(NOT regexp_full_match(trim({col}), {pattern}), FALSE)",
+                    f"{lit(name + ': ')} || left({col}, 80) || "
+                    f"{lit(' is not a valid ' + f.address + ' address')}",
+                    True,
+                )
             )
-    reason = (
-        f"concat_ws('; ', {', '.join(always)}"
-        + (
-            f", CASE WHEN coalesce({op}, 'u') = 'u' THEN nullif(concat_ws('; ', "
-            f"{', '.join(upsert_only)}), '') END"
-            if upsert_only
-            else ""
-        )
-        + ")"
-    )
-    if raw.valid_column:  # a line that is not JSON has nothing else worth reporting
-        reason = f"CASE WHEN {raw.valid_column} THEN {reason} ELSE 'not a JSON object' END"
+    return values, op, out
+
+
+def _bad(check: Check, op: str) -> str:
+    return f"({op} = 'u' AND {check.bad})" if check.upsert_only else check.bad
+
+
+def build_stage(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    columns: dict[str, str],
+    entity: Entity,
+    stage: str,
+    *,
+    valid_column: str | None = None,
+) -> None:
+    """CREATE TEMP TABLE stage(_op, _ok, <fields typed>) from `source`, in source order."""
+    values, op, _ = checks(columns, entity)
+    _, _, row_checks = checks(columns, entity, staged=True)
+    bad = " OR ".join(_bad(c, "_op") for c in row_checks)
+    if valid_column:
+        bad = f"NOT {valid_column} OR {bad}"
     typed = ", ".join(f"{values[n]} AS {q(n)}" for n in entity.fields)
-    con.execute(
-        f"CREATE TEMP TABLE {stage} AS SELECT {raw.row_expr} AS _row, "
-        f"coalesce({op}, 'u') AS _op, {reason} AS _reason, {typed} FROM {raw.table}"
+    # Whether a raw value was there, for fields whose typed value may be null on failure.
+    has = "".join(
+        f", {q(n)} IS NOT NULL AS _has_{n}"
+        for n, f in entity.fields.items()
+        if n in columns and f.type is not FieldType.STRING
     )
+    extra = f", {valid_column}" if valid_column else ""
+    fields = ", ".join(q(n) for n in entity.fields)
+    con.execute(
+        f"CREATE TEMP TABLE {stage} AS SELECT _op, NOT coalesce({bad}, FALSE) AS _ok, {fields} "
+        f"FROM (SELECT {op} AS _op, {typed}{has}{extra} FROM {source}) AS _typed_rows"
+    )
+
+
+def reasons_sql(columns: dict[str, str], entity: Entity, *, valid_column: str | None) -> str:
+    """An expression over the raw row giving every reason it is rejected, '; '-separated."""
+    _, op, row_checks = checks(columns, entity)
+    parts = ", ".join(f"CASE WHEN {_bad(c, op)} THEN {c.reason} END" for c in row_checks)
+    reason = f"concat_ws('; ', {parts})"
+    if valid_column:  # a line that is not JSON has nothing else worth reporting
+        reason = f"CASE WHEN {valid_column} THEN {reason} ELSE 'not a JSON object' END"
+    return reason
