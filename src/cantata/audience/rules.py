@@ -334,7 +334,7 @@ def to_json(rule: Rule) -> dict[str, Any]:
         return {"not": to_json(rule.rule)}
     if isinstance(rule, FieldCondition):
         out: dict[str, Any] = {"field": rule.field, "op": rule.op}
-        if rule.op not in NULL_OPS:
+        if rule.op not in NULL_OPS or rule.value is not None:
             out["value"] = value_json(rule.value)
         return out
     if isinstance(rule, LinkCondition):

@@ -6,9 +6,10 @@
       and not in_audience("vip")
 
 The text form is another spelling of the canonical JSON AST (`cantata.audience.rules`):
-`parse_text` builds the same nodes `parse_rule` does, and `format_rule` prints any AST that
-`parse_rule` can produce so that `parse_text(format_rule(rule)) == rule` exactly (list nesting,
-value types, relative-time directions included). docs/rules.md documents the grammar:
+`parse_text` builds the same nodes `parse_rule` does, and `format_rule` prints any AST the
+JSON form can hold (`parse_rule(to_json(rule)) == rule`; finite numbers) so that
+`parse_text(format_rule(rule)) == rule` exactly (list nesting, value types, relative-time
+directions included). docs/rules.md documents the language; the grammar:
 
     rule      := or
     or        := and ("or" and)*
@@ -22,16 +23,20 @@ value types, relative-time directions included). docs/rules.md documents the gra
                | "in_audience" "(" STRING ")"
                | "history" "(" [hist ("," hist)*] ")"
                | PATH field_op
-    compare   := ("=" | "!=" | "<" | "<=" | ">" | ">=") value | between
+    compare   := ("=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=") value | between
     field_op  := compare | "in" value | "not" "in" value | "is" ["not"] "null"
                | ["not"] "contains" value | "starts" "with" value | "ends" "with" value
                | "like" value
     between   := "between" scalar "and" scalar | "between" value
-    hist      := ("channel" | "event" | "campaign") "=" value | ("since" | "until") ["="] value
+    hist      := ("channel" | "event" | "campaign") "=" STRING | ("since" | "until") ["="] value
     value     := scalar | "null" | "(" [scalar ("," scalar)*] ")"
     scalar    := STRING | ["-"] NUMBER | "true" | "false"
                | ("today" | "now") "(" ")" [("+" | "-") DURATION]
     PATH      := NAME ("." NAME)*          NAME: identifier or `back-quoted`
+
+Relative times: `today() - 30d` is {"ago": "30d"}, `now() + 2h` {"ahead": "2h"}, bare
+`today()` {"ahead": "0d"} and bare `now()` {"ahead": "0m"}; which base is written does not
+matter (the field's type decides), `format_rule` writes now() for m/h units, today() else.
 """
 
 from __future__ import annotations
@@ -141,7 +146,7 @@ class RuleSyntaxError(CantataError):
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # name, qname, string, number, duration, op, eof
+    kind: str  # name, qname, string, number, duration, op, bad (no token), eof
     text: str
     pos: int
     value: Any = None
@@ -197,10 +202,12 @@ def _tokenize(text: str, source: str | None) -> list[_Token]:
                     "the end of the text",
                     source=source,
                 )
+            # not a token: the parser reports it with what it expected there
             word = re.match(r"\w+", text[pos:])
-            found = f"'{word.group()}'" if word else repr(ch)
-            expected = "a number or a duration (30d)" if ch.isdigit() else "a rule"
-            raise RuleSyntaxError(text, pos, expected, found, source=source)
+            raw = word.group() if word else ch
+            tokens.append(_Token("bad", raw, pos, raw))
+            pos += len(raw)
+            continue
         group = m.lastgroup
         assert group is not None
         raw = m.group()
@@ -224,7 +231,10 @@ def _tokenize(text: str, source: str | None) -> list[_Token]:
         elif group != "space":
             tokens.append(_Token(group, raw, pos, raw))
         pos = m.end()
-    tokens.append(_Token("eof", "", len(text)))
+    # the end: right after the last token when new lines follow it (not on an empty line)
+    last_end = tokens[-1].pos + len(tokens[-1].text) if tokens else 0
+    end = last_end if "\n" in text[last_end:] else len(text)
+    tokens.append(_Token("eof", "", end))
     return tokens
 
 
@@ -574,7 +584,13 @@ class _Parser:
 
 def parse_text(text: str, *, source: str | None = None) -> Rule:
     """Parse the text form of a rule into the AST; RuleSyntaxError names line and column."""
-    return _Parser(text, source).parse()
+    parser = _Parser(text, source)
+    try:
+        return parser.parse()
+    except RecursionError:
+        raise RuleSyntaxError(
+            text, parser.tok.pos, "a rule nested less deeply", "too many levels", source=source
+        ) from None
 
 
 # --- AST → text ----------------------------------------------------------------------------
@@ -624,7 +640,7 @@ def _comparison(op: str, value: Value) -> str:
         return f"between {_scalar(value[0])} and {_scalar(value[1])}"
     if op == "between":
         return f"between {_value(value)}"
-    if op not in SYMBOLS or op not in (*COMPARE_OPS, "between"):
+    if op not in COMPARE_OPS:
         raise ValueError(f"unknown comparison op {op!r}")
     return f"{SYMBOLS[op]} {_value(value)}"
 

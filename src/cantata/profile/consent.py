@@ -12,15 +12,19 @@ from typing import Any
 import duckdb
 
 from cantata.errors import IngestError
-from cantata.ingest.source import read_source
+from cantata.ingest.source import collect_rejects, drop_source, open_source
 from cantata.ingest.transfer import transfer
 from cantata.ingest.validate import lit, typed_value
-from cantata.model import Field, FieldType
+from cantata.model import Entity, Field, FieldType
 from cantata.store.base import Store
 
 CHANNELS = ("email", "sms", "push", "mail", "webhook")
 STATUSES = ("granted", "denied")
 COLUMNS = ("recipient", "channel", "purpose", "status", "source", "updated_at")
+# How the file is read: every column as text, validated below.
+CONSENT_RECORD = Entity(
+    "consent", "recipient", {c: Field(c, FieldType.STRING) for c in COLUMNS}
+)
 
 
 @dataclass
@@ -45,7 +49,9 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
     tag = uuid.uuid4().hex[:10]
     raw_t, stage_t = f"_consent_raw_{tag}", f"_consent_{tag}"
     try:
-        raw = read_source(con, path, raw_t)
+        raw = open_source(con, path, tag, CONSENT_RECORD)
+        con.execute(f"CREATE TEMP TABLE {raw_t} AS SELECT * FROM {raw.relation}")
+        collect_rejects(con, raw, CONSENT_RECORD)
         missing = [c for c in ("recipient", "channel", "status") if c not in raw.columns]
         if missing:
             raise IngestError(f"missing column {missing[0]!r}", where=str(path))
@@ -67,7 +73,7 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
         )
         channels = ", ".join(lit(c) for c in CHANNELS)
         con.execute(
-            f"CREATE TEMP TABLE {stage_t} AS SELECT {raw.row_expr} AS _row, "
+            f"CREATE TEMP TABLE {stage_t} AS SELECT rowid AS _row, "
             f"{col('recipient', 'NULL')} AS recipient, lower({col('channel', 'NULL')}) AS channel, "
             f"coalesce(nullif({col('purpose', 'NULL')}, ''), 'marketing') AS purpose, "
             f"lower({col('status', 'NULL')}) AS status, {col('source', 'NULL')} AS source, "
@@ -80,16 +86,16 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
             f"CASE WHEN coalesce(lower({col('status', 'NULL')}), '') NOT IN ('granted', 'denied') "
             f"THEN 'status must be granted or denied' END, "
             f"CASE WHEN {col('updated_at', 'NULL')} IS NOT NULL AND {updated} IS NULL "
-            f"THEN 'updated_at is not an ISO-8601 timestamp' END) AS _reason FROM {raw.table}"
+            f"THEN 'updated_at is not an ISO-8601 timestamp' END) AS _reason FROM {raw_t}"
         )
         rejects = [
             (raw.first_line + int(r), str(reason))
             for r, reason in con.execute(
                 f"SELECT _row, _reason FROM {stage_t} WHERE _reason <> '' ORDER BY _row"
             ).fetchall()
-        ] + [(line, reason) for line, _, reason in raw.structural]
+        ] + [(raw.first_line + r.record, r.reason) for r in raw.rejects]
         total = int(con.execute(f"SELECT count(*) FROM {stage_t}").fetchall()[0][0])
-        total += len(raw.structural)
+        total += len(raw.rejects)
         con.execute(
             f"DELETE FROM {stage_t} WHERE _reason <> '' OR _row NOT IN (SELECT _row FROM "
             f"{stage_t} WHERE _reason = '' QUALIFY row_number() OVER (PARTITION BY recipient, "
@@ -116,6 +122,7 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
             )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {raw_t}")
+        drop_source(con, raw, tag)
         con.execute(f"DROP TABLE IF EXISTS {stage_t}")
         if store.dialect != "duckdb":
             con.close()
