@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cantata.ingest.transfer import transfer
+from cantata.ingest.transfer import copy_rows, transfer
 from cantata.ingest.validate import q
 from cantata.model import Entity
 from cantata.store.base import Store
@@ -53,8 +53,42 @@ def apply_winners(
 ) -> Applied:
     columns = [("_op", "text")] + [(f.name, store.sql_type(f.type)) for f in entity.fields.values()]
     with store.transaction():
+        if store.dialect != "duckdb" and _nothing_stored(store, entity):
+            return _copy_into_empty(store, con, entity, winners)
         incoming = transfer(store, con, winners, f"cantata_incoming_{entity.name}", columns)
         return _apply(store, entity, incoming)
+
+
+def _nothing_stored(store: Store, entity: Entity) -> bool:
+    if not _is_empty(store, q(entity.table)):
+        return False
+    return not entity.version or _is_empty(store, q(tombstone_table(entity)))
+
+
+def _copy_into_empty(
+    store: Store, con: duckdb.DuckDBPyConnection, entity: Entity, winners: str
+) -> Applied:
+    """A first load has nothing to compare with: COPY the upserts straight into the table
+    (and the versioned deletes into the tombstones), skipping the temporary table."""
+    counts = dict(con.execute(f"SELECT _op, count(*) FROM {winners} GROUP BY _op").fetchall())
+    fields = list(entity.fields)
+    copy_rows(
+        store,
+        con,
+        f"SELECT {', '.join(q(f) for f in fields)} FROM {winners} WHERE _op = 'u'",
+        entity.table,
+        fields,
+    )
+    if entity.version:
+        copy_rows(
+            store,
+            con,
+            f"SELECT {q(entity.key)} AS key, {q(entity.version)} AS version FROM {winners} "
+            f"WHERE _op = 'd' AND {q(entity.version)} IS NOT NULL",
+            tombstone_table(entity),
+            ["key", "version"],
+        )
+    return Applied(int(counts.get("u", 0)), int(counts.get("d", 0)), 0)
 
 
 def _apply(store: Store, entity: Entity, incoming: str) -> Applied:

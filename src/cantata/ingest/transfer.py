@@ -25,13 +25,17 @@ def transfer(
     if store.dialect == "duckdb":
         return source
     names = [name for name, _ in columns]
+    defs = ", ".join(f"{q(n)} {t}" for n, t in columns)
+    store.execute(f"CREATE TEMP TABLE {q(target)} ({defs}) ON COMMIT DROP")
+    copy_rows(store, con, f"SELECT {', '.join(q(n) for n in names)} FROM {source}", target, names)
+    return target
+
+
+def copy_rows(
+    store: Store, con: duckdb.DuckDBPyConnection, select: str, table: str, columns: Sequence[str]
+) -> int:
+    """Append the rows of a DuckDB query to a store table by COPY (PostgreSQL)."""
     with tempfile.TemporaryDirectory(prefix="cantata-transfer-") as tmp:
         csv_path = Path(tmp) / "rows.csv"
-        con.execute(
-            f"COPY (SELECT {', '.join(q(n) for n in names)} FROM {source}) TO "
-            f"'{csv_path}' (HEADER, DELIMITER ',')"
-        )
-        defs = ", ".join(f"{q(n)} {t}" for n, t in columns)
-        store.execute(f"CREATE TEMP TABLE {q(target)} ({defs}) ON COMMIT DROP")
-        store.copy_from_csv(target, names, csv_path)
-    return target
+        con.execute(f"COPY ({select}) TO '{csv_path}' (HEADER, DELIMITER ',')")
+        return store.copy_from_csv(table, columns, csv_path)
