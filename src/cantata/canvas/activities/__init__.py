@@ -1,0 +1,1 @@
+"""Activity types: settings schemas and checks (`catalog.CATALOG` lists them all)."""
