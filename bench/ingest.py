@@ -80,9 +80,15 @@ def bare_duckdb(path: Path, folder: Path) -> float:
 
 
 def _duck_type(t: str) -> str:
-    return {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DECIMAL(18,4)",
-            "float": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
-            "timestamp": "TIMESTAMP"}[t]
+    return {
+        "string": "VARCHAR",
+        "integer": "BIGINT",
+        "decimal": "DECIMAL(18,4)",
+        "float": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+    }[t]
 
 
 def bare_postgres(url: str, csv_path: Path) -> float:
@@ -95,9 +101,13 @@ def bare_postgres(url: str, csv_path: Path) -> float:
             cols = ", ".join(f'"{f.name}" {TYPES[f.type]}' for f in BOOKING.fields.values())
             conn.execute(f"CREATE TABLE {schema}.booking ({cols}, PRIMARY KEY (booking_id))")
             started = time.perf_counter()
-            with conn.cursor() as cur, cur.copy(
-                f"COPY {schema}.booking FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy, open(csv_path, "rb") as f:
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    f"COPY {schema}.booking FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+                open(csv_path, "rb") as f,
+            ):
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
             return time.perf_counter() - started
@@ -106,7 +116,9 @@ def bare_postgres(url: str, csv_path: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep generated files here.")
     args = parser.parse_args()
@@ -117,12 +129,18 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         files = booking_files(folder, args.rows)
         n = count_rows(files["csv"])
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{sys.version.split()[0]}, DuckDB {duckdb.__version__}")
-        print(f"bookings: {n:,} rows ({files['csv'].stat().st_size / 1e6:.0f} MB CSV, "
-              f"{files['parquet'].stat().st_size / 1e6:.0f} MB Parquet)\n")
-        header = f"{'engine':<10} {'format':<8} {'ours s':>8} {'ours rows/s':>12} " \
-                 f"{'bare s':>8} {'bare rows/s':>12} {'ratio':>6}"
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{sys.version.split()[0]}, DuckDB {duckdb.__version__}"
+        )
+        print(
+            f"bookings: {n:,} rows ({files['csv'].stat().st_size / 1e6:.0f} MB CSV, "
+            f"{files['parquet'].stat().st_size / 1e6:.0f} MB Parquet)\n"
+        )
+        header = (
+            f"{'engine':<10} {'format':<8} {'ours s':>8} {'ours rows/s':>12} "
+            f"{'bare s':>8} {'bare rows/s':>12} {'ratio':>6}"
+        )
         print(header)
         print("-" * len(header))
         for engine in ("duckdb", "postgres"):
@@ -143,8 +161,10 @@ def main() -> None:
                 if schema:
                     with psycopg.connect(pg_url, autocommit=True) as conn:
                         conn.execute(f"DROP SCHEMA {schema} CASCADE")
-                print(f"{engine:<10} {fmt:<8} {mine:>8.2f} {n / mine:>12,.0f} {bare:>8.2f} "
-                      f"{n / bare:>12,.0f} {bare / mine:>6.2f}")
+                print(
+                    f"{engine:<10} {fmt:<8} {mine:>8.2f} {n / mine:>12,.0f} {bare:>8.2f} "
+                    f"{n / bare:>12,.0f} {bare / mine:>6.2f}"
+                )
         print("\nratio = our rows/s ÷ bare rows/s (1.0 = as fast as the engine's own bulk load)")
 
 

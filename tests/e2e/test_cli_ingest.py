@@ -45,7 +45,9 @@ def test_dirty_travel_data_ingests_with_exact_quarantine_lines(workspace: Path) 
     data = workspace / "data"
     run("generate", "travel", "--customers", "3000", "--out", str(data), "--dirty", "--seed", "5")
     for entity in ENTITIES:
-        out = run("ingest", entity, str(data / f"{entity}.csv"), "--workspace", str(workspace), "--json")
+        out = run(
+            "ingest", entity, str(data / f"{entity}.csv"), "--workspace", str(workspace), "--json"
+        )
         summary = json.loads(out)
         assert summary["entity"] == entity
         assert summary["read"] == (
@@ -64,8 +66,12 @@ def test_dirty_travel_data_ingests_with_exact_quarantine_lines(workspace: Path) 
             quarantined = {int(r["_line"]): r for r in csv.DictReader(f)}
         assert set(quarantined) == set(expected)
         source_lines = (data / f"{entity}.csv").read_text(encoding="utf-8").splitlines()
-        key = {"customer": "customer_id", "hotel": "hotel_id", "booking": "booking_id",
-               "flight": "flight_id"}[entity]
+        key = {
+            "customer": "customer_id",
+            "hotel": "hotel_id",
+            "booking": "booking_id",
+            "flight": "flight_id",
+        }[entity]
         for line, kind in expected.items():
             row = quarantined[line]
             if kind in REASON_WORDS:
@@ -108,7 +114,12 @@ def test_consent_and_suppression_commands(workspace: Path, tmp_path: Path) -> No
         "3,fax,granted,2026-01-01T00:00:00Z\n"
     )
     summary = json.loads(run("consent", "import", str(consent), "-w", str(workspace), "--json"))
-    assert (summary["read"], summary["applied"], summary["skipped"], summary["rejected"]) == (4, 2, 1, 1)
+    assert (summary["read"], summary["applied"], summary["skipped"], summary["rejected"]) == (
+        4,
+        2,
+        1,
+        1,
+    )
     assert summary["rejects"] == [[5, "unknown channel fax"]]
     older = tmp_path / "older.csv"
     older.write_text("recipient,channel,status,updated_at\n1,email,granted,2025-01-01T00:00:00Z\n")

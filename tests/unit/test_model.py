@@ -43,30 +43,51 @@ def test_starter_model_loads_with_links_both_ways() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("customer_id: string\n      email", "customer_id: strng\n      email"),
-         "model.yaml:6: entity 'customer', field 'customer_id': unknown type 'strng' "
-         "(did you mean 'string'?)"),
-        (("key: booking_id", "key: bookingid"),
-         "model.yaml:9: entity 'booking': key 'bookingid' is not among its fields "
-         "(did you mean 'booking_id'?)"),
-        (("{to: customer,", "{to: custmer,"),
-         "model.yaml:14: entity 'booking', link 'customer': links to unknown entity 'custmer' "
-         "(did you mean 'customer'?)"),
-        (("on: customer_id, reverse", "on: cust_id, reverse"),
-         "model.yaml:14: entity 'booking', link 'customer': 'on' field 'cust_id' is not a "
-         "field of 'booking' (did you mean 'customer_id'?)"),
-        (("    recipient: true\n", ""),
-         "model.yaml:1: exactly one entity must be marked 'recipient: true' (found: none)"),
-        (("key: booking_id\n", "key: booking_id\n    recipient: true\n"),
-         "exactly one entity must be marked 'recipient: true' (found: customer, booking)"),
-        (("reverse: bookings", "reverse: email"),
-         "entity 'customer': the name 'email' of the reverse of link booking.customer clashes "
-         "with a field of 'customer'; rename one of them"),
-        (("booking_id: string\n      customer_id", "booking_id: string\n      n: integer\n      customer_id"),
-         None),
-        (("email: {type: string, address: email}", "email: {type: integer, address: email}"),
-         "model.yaml:7: entity 'customer', field 'email': an address field must be a string, "
-         "not integer"),
+        (
+            ("customer_id: string\n      email", "customer_id: strng\n      email"),
+            "model.yaml:6: entity 'customer', field 'customer_id': unknown type 'strng' "
+            "(did you mean 'string'?)",
+        ),
+        (
+            ("key: booking_id", "key: bookingid"),
+            "model.yaml:9: entity 'booking': key 'bookingid' is not among its fields "
+            "(did you mean 'booking_id'?)",
+        ),
+        (
+            ("{to: customer,", "{to: custmer,"),
+            "model.yaml:14: entity 'booking', link 'customer': links to unknown entity 'custmer' "
+            "(did you mean 'customer'?)",
+        ),
+        (
+            ("on: customer_id, reverse", "on: cust_id, reverse"),
+            "model.yaml:14: entity 'booking', link 'customer': 'on' field 'cust_id' is not a "
+            "field of 'booking' (did you mean 'customer_id'?)",
+        ),
+        (
+            ("    recipient: true\n", ""),
+            "model.yaml:1: exactly one entity must be marked 'recipient: true' (found: none)",
+        ),
+        (
+            ("key: booking_id\n", "key: booking_id\n    recipient: true\n"),
+            "exactly one entity must be marked 'recipient: true' (found: customer, booking)",
+        ),
+        (
+            ("reverse: bookings", "reverse: email"),
+            "entity 'customer': the name 'email' of the reverse of link booking.customer clashes "
+            "with a field of 'customer'; rename one of them",
+        ),
+        (
+            (
+                "booking_id: string\n      customer_id",
+                "booking_id: string\n      n: integer\n      customer_id",
+            ),
+            None,
+        ),
+        (
+            ("email: {type: string, address: email}", "email: {type: integer, address: email}"),
+            "model.yaml:7: entity 'customer', field 'email': an address field must be a string, "
+            "not integer",
+        ),
     ],
 )
 def test_model_errors_name_file_line_entity_and_field(

@@ -678,7 +678,7 @@ def _check_scalar(
         shape = {
             FieldType.DATE: 'an ISO date like "2026-03-01" or {"ago": "30d"}',
             FieldType.TIMESTAMP: 'an ISO timestamp like "2026-03-01T09:00:00Z" or {"ago": "2h"}',
-        }.get(ftype, f"a {ftype}")
+        }.get(ftype, f"an {ftype}" if ftype is FieldType.INTEGER else f"a {ftype}")
         problems.append((path, f"{value!r} is not {shape}"))
         return
     if allowed is not None and value not in allowed:

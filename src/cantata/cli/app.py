@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cantata import __version__
-from cantata.cli import generate, model, profile
+from cantata.cli import audience, generate, model, profile
 from cantata.cli.common import console, reports_errors
 from cantata.cli.demo import demo
 from cantata.cli.ingest import ingest
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(model.app, name="model")
+app.add_typer(audience.app, name="audience")
 app.add_typer(generate.app, name="generate")
 app.add_typer(profile.consent_app, name="consent")
 app.add_typer(profile.suppression_app, name="suppression")

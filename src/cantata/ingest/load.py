@@ -21,6 +21,7 @@ from cantata.errors import IngestError, did_you_mean
 from cantata.ingest.apply import apply_winners, pick_winners
 from cantata.ingest.quarantine import quarantine_path, write_quarantine
 from cantata.ingest.source import collect_rejects, drop_source, open_source
+from cantata.ingest.transfer import release, validation_connection
 from cantata.ingest.validate import CHANGE_COLUMN, build_stage
 from cantata.model import Model
 from cantata.store.base import Store
@@ -57,7 +58,7 @@ def ingest_file(
         )
     entity = model.entities[entity_name]
     step = progress or (lambda _: None)
-    con = _validation_connection(store)
+    con = validation_connection(store)
     tag = uuid.uuid4().hex[:10]
     stage_t, win_t = f"_stage_{tag}", f"_win_{tag}"
     source = None
@@ -102,8 +103,7 @@ def ingest_file(
         con.execute(f"DROP TABLE IF EXISTS {stage_t}")
         if source is not None:
             drop_source(con, source, tag)
-        if store.dialect != "duckdb":
-            con.close()
+        release(store, con)
     result = IngestResult(
         entity=entity.name,
         read=total,
@@ -115,15 +115,6 @@ def ingest_file(
     )
     assert result.read == result.upserted + result.deleted + result.skipped + result.rejected
     return result
-
-
-def _validation_connection(store: Store) -> duckdb.DuckDBPyConnection:
-    con: duckdb.DuckDBPyConnection | None = getattr(store, "con", None)
-    if store.dialect == "duckdb" and con is not None:
-        return con
-    fresh = duckdb.connect()
-    fresh.execute("SET TimeZone = 'UTC'")
-    return fresh
 
 
 def _check_columns(columns: dict[str, str], fields: dict[str, Any], key: str, path: Path) -> None:

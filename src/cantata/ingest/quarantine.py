@@ -132,11 +132,12 @@ def _csv_rejects(
             newlines += unreadable_newlines[bisect.bisect_left(unreadable, record)]
             return raw.first_line + record + newlines
 
-        records, k = [], 0
-        for r in bad_rows:  # ascending: one merge pass over the refused records
-            while k < len(refused) and refused[k] <= r + k:
+        records: list[int] = []
+        k = 0
+        for row in bad_rows:  # ascending: one merge pass over the refused records
+            while k < len(refused) and refused[k] <= row + k:
                 k += 1
-            records.append(r + k)
+            records.append(row + k)
         text_types = dict.fromkeys(raw.columns, "VARCHAR")
         wanted = [text_row(rec) for rec in records]
         wanted += [text_row(r.record) for r in raw.rejects if not r.structural]

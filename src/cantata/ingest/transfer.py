@@ -12,6 +12,22 @@ from cantata.ingest.validate import q
 from cantata.store.base import Store
 
 
+def validation_connection(store: Store) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection that reads and checks files: the store's own for a DuckDB store
+    (so staged tables are visible to it), a fresh in-memory one otherwise (close it after)."""
+    own: duckdb.DuckDBPyConnection | None = getattr(store, "con", None)
+    if store.dialect == "duckdb" and own is not None:
+        return own
+    fresh = duckdb.connect()
+    fresh.execute("SET TimeZone = 'UTC'")
+    return fresh
+
+
+def release(store: Store, con: duckdb.DuckDBPyConnection) -> None:
+    if store.dialect != "duckdb":
+        con.close()
+
+
 def transfer(
     store: Store,
     con: duckdb.DuckDBPyConnection,

@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from cantata.errors import IngestError
 from cantata.ingest.source import collect_rejects, drop_source, open_source
-from cantata.ingest.transfer import transfer
+from cantata.ingest.transfer import release, transfer, validation_connection
 from cantata.ingest.validate import lit, typed_value
 from cantata.model import Entity, Field, FieldType
 from cantata.store.base import Store
@@ -22,9 +20,7 @@ CHANNELS = ("email", "sms", "push", "mail", "webhook")
 STATUSES = ("granted", "denied")
 COLUMNS = ("recipient", "channel", "purpose", "status", "source", "updated_at")
 # How the file is read: every column as text, validated below.
-CONSENT_RECORD = Entity(
-    "consent", "recipient", {c: Field(c, FieldType.STRING) for c in COLUMNS}
-)
+CONSENT_RECORD = Entity("consent", "recipient", {c: Field(c, FieldType.STRING) for c in COLUMNS})
 
 
 @dataclass
@@ -43,9 +39,7 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
     """Import a CSV/Parquet/JSONL of consent records (recipient, channel, status required;
     purpose defaults to marketing, updated_at to now)."""
     stamp = (now or datetime.now(UTC)).replace(tzinfo=None)
-    con = getattr(store, "con", None) if store.dialect == "duckdb" else None
-    con = con or duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = validation_connection(store)
     tag = uuid.uuid4().hex[:10]
     raw_t, stage_t = f"_consent_raw_{tag}", f"_consent_{tag}"
     try:
@@ -124,7 +118,6 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
         con.execute(f"DROP TABLE IF EXISTS {raw_t}")
         drop_source(con, raw, tag)
         con.execute(f"DROP TABLE IF EXISTS {stage_t}")
-        if store.dialect != "duckdb":
-            con.close()
+        release(store, con)
     valid = total - len(rejects)
     return ConsentImport(total, applied, valid - applied, len(rejects), rejects)

@@ -72,6 +72,10 @@ class Store(ABC):
         `table` through the engine's bulk path; return the number of rows."""
 
     @abstractmethod
+    def copy_to_csv(self, sql: str, path: Path) -> None:
+        """Write a query's rows to a headed CSV file through the engine's bulk path."""
+
+    @abstractmethod
     def iter_rows(
         self, sql: str, params: Sequence[Any] | None = None, batch: int = 10_000
     ) -> Iterator[list[tuple[Any, ...]]]:

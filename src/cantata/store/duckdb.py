@@ -117,6 +117,10 @@ class DuckDBStore(Store):
         )
         return [r[0] for r in rows]
 
+    def copy_to_csv(self, sql: str, path: Path) -> None:
+        target = str(path).replace("'", "''")
+        self.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')")
+
     def copy_from_csv(self, table: str, columns: Sequence[str], path: Path) -> int:
         cols = ", ".join(quote_ident(c) for c in columns)
         return self.execute(

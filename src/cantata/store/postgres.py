@@ -87,6 +87,17 @@ class PostgresStore(Store):
         )
         return [r[0] for r in rows]
 
+    def copy_to_csv(self, sql: str, path: Path) -> None:
+        copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        with (
+            self._lock,
+            self.conn.cursor() as cur,
+            open(path, "wb") as f,
+            cur.copy(copy_sql.encode()) as copy,
+        ):
+            for chunk in copy:
+                f.write(chunk)
+
     def copy_from_csv(self, table: str, columns: Sequence[str], path: Path) -> int:
         cols = ", ".join(quote_ident(c) for c in columns)
         sql = f"COPY {quote_ident(table)} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)"
