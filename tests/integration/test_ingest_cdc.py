@@ -15,8 +15,7 @@ from cantata.model import Model, parse_model
 from cantata.store import Store
 from cantata.store.schema import apply_model
 
-MODEL = parse_model(
-    """
+MODEL_TEXT = """
 entities:
   customer:
     key: customer_id
@@ -40,7 +39,7 @@ entities:
     links:
       customer: {to: customer, on: customer_id, reverse: bookings}
 """
-)
+MODEL = parse_model(MODEL_TEXT)
 
 
 def write(path: Path, text: str) -> Path:
@@ -317,29 +316,3 @@ def test_adding_fields_and_entities_keeps_data_and_drops_need_permission(
     apply_model(booking_store, shrunk, allow_drop=True)
     assert "nights" not in booking_store.table_columns("booking")
     assert not booking_store.table_exists("hotel")
-
-
-MODEL_TEXT = """
-entities:
-  customer:
-    key: customer_id
-    recipient: true
-    fields:
-      customer_id: string
-      email: {type: string, address: email}
-  booking:
-    key: booking_id
-    version: version
-    fields:
-      booking_id: string
-      customer_id: string
-      nights: integer
-      amount: decimal
-      paid: boolean
-      check_in: date
-      updated_at: timestamp
-      version: integer
-      status: {type: string, values: [confirmed, cancelled]}
-    links:
-      customer: {to: customer, on: customer_id, reverse: bookings}
-"""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from cantata.model import Entity, Field, FieldType
+from cantata.store.duckdb import TYPES as STORE_TYPES
 
 CHANGE_COLUMN = "_change_request_type"
 # What an address must look like to be usable by its channel; rows failing it are rejected.
@@ -19,15 +20,7 @@ ADDRESS_PATTERNS = {
     "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
     "sms": r"\+?[0-9][0-9 ().-]{5,19}",
 }
-DUCKDB_TYPES = {
-    FieldType.STRING: "VARCHAR",
-    FieldType.INTEGER: "BIGINT",
-    FieldType.DECIMAL: "DECIMAL(18,4)",
-    FieldType.FLOAT: "DOUBLE",
-    FieldType.BOOLEAN: "BOOLEAN",
-    FieldType.DATE: "DATE",
-    FieldType.TIMESTAMP: "TIMESTAMP",
-}
+DUCKDB_TYPES = STORE_TYPES  # values are validated into the types the DuckDB store keeps
 # Strict text forms: DuckDB's casts are lenient ('1.5' rounds to 2, '0x10' is 16, and a date
 # followed by junk still casts), so text must match these first.
 TEXT_PATTERNS = {
