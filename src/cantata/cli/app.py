@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from cantata import __version__
-from cantata.cli import audience, generate, model, profile
+from cantata.cli import audience, campaign, generate, model, profile
 from cantata.cli.common import console, reports_errors
 from cantata.cli.demo import demo
 from cantata.cli.ingest import ingest
+from cantata.cli.scheduler import scheduler
 from cantata.workspace import init_workspace
 
 app = typer.Typer(
@@ -21,11 +22,13 @@ app = typer.Typer(
 )
 app.add_typer(model.app, name="model")
 app.add_typer(audience.app, name="audience")
+app.add_typer(campaign.app, name="campaign")
 app.add_typer(generate.app, name="generate")
 app.add_typer(profile.consent_app, name="consent")
 app.add_typer(profile.suppression_app, name="suppression")
 app.command("ingest")(ingest)
 app.command("demo")(demo)
+app.command("scheduler")(scheduler)
 
 
 @app.command("init")

@@ -1,0 +1,138 @@
+"""Canvas runtime overhead: examples/upcoming_stays.yaml test-run end to end, against the bare
+SQL of the same activities, same tables, one process.
+
+Builds the travel company with the generator (1M customers / ~5M bookings by default), runs
+the campaign in test mode (best of 3), then re-executes each activity's statements — the
+`CREATE TABLE ... AS SELECT` the run logged — on their own and sums their times (best of 3).
+The difference is what the runner adds: temporary tables and renames, the count per port,
+statistics (PostgreSQL), node and transition records, validation.
+
+    python bench/canvas.py [--customers N] [--engine duckdb|postgres] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cantata.canvas import load_campaign
+from cantata.canvas.runtime import Runner, node_runs, transitions
+from cantata.generate.travel import generate_travel
+from cantata.ingest import ingest_file
+from cantata.model import parse_model
+from cantata.store import Store, open_store
+from cantata.store.schema import apply_model
+from cantata.workspace import starter_model
+
+MODEL = parse_model(starter_model())
+EXAMPLE = Path(__file__).parents[1] / "examples" / "upcoming_stays.yaml"
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+_CREATE = re.compile(r'^CREATE (?:OR REPLACE )?TABLE "([^"]+)" AS ', re.S)
+
+
+def build(store: Store, customers: int, folder: Path) -> None:
+    apply_model(store, MODEL)
+    started = time.perf_counter()
+    files = generate_travel(
+        folder / "data", customers=customers, seed=3, fmt="parquet", today=NOW.date()
+    )
+    print(f"generated in {time.perf_counter() - started:.0f}s: {files.counts}")
+    for entity in ("customer", "hotel", "booking"):
+        started = time.perf_counter()
+        result = ingest_file(store, MODEL, entity, getattr(files, entity), quarantine_dir=folder)
+        print(
+            f"ingested {entity}: {result.upserted:,} rows in {time.perf_counter() - started:.1f}s"
+        )
+    if store.dialect == "postgres":
+        store.execute("ANALYZE")
+
+
+def run_once(store: Store) -> tuple[int, float]:
+    runner = Runner(store, MODEL)
+    campaign = load_campaign(EXAMPLE)
+    started = time.perf_counter()
+    run = runner.test(campaign, now=NOW)
+    elapsed = time.perf_counter() - started
+    assert run.status == "completed", run.error
+    return run.id, elapsed
+
+
+def bare_once(store: Store, run_id: int) -> float:
+    """The run's statements alone, each into a table of its own, kept until the end like the
+    run's worktables (so the engine's storage work, a DuckDB checkpoint, falls in both)."""
+    total = 0.0
+    made = []
+    for node in node_runs(store, run_id).values():
+        for statement in node.statements:
+            m = _CREATE.match(statement["sql"])
+            if m is None:
+                continue
+            made.append(f"bare_{uuid.uuid4().hex[:10]}")
+            sql = f'CREATE TABLE "{made[-1]}" AS ' + statement["sql"][m.end() :]
+            started = time.perf_counter()
+            store.execute(sql)
+            total += time.perf_counter() - started
+    for name in made:
+        store.execute(f'DROP TABLE "{name}"')
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--engine", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, default=None, help="Keep the store and files here.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cantata-bench-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.engine == "duckdb":
+            url = f"duckdb:///{folder / 'canvas.duckdb'}"
+        else:
+            base = os.environ.get("CANTATA_BENCH_POSTGRES_URL") or os.environ.get(
+                "CANTATA_TEST_POSTGRES_URL"
+            )
+            if not base:
+                raise SystemExit("set CANTATA_BENCH_POSTGRES_URL for the PostgreSQL run")
+            url = f"{base}?schema=bench_{uuid.uuid4().hex[:8]}"
+        store = open_store(url)
+        try:
+            if not store.table_exists("customer") or not store.scalar(
+                "SELECT count(*) FROM customer"
+            ):
+                build(store, args.customers, folder)
+            n_c = store.scalar("SELECT count(*) FROM customer")
+            n_b = store.scalar("SELECT count(*) FROM booking")
+            print(
+                f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; engine: "
+                f"{store.dialect}; {n_c:,} customers, {n_b:,} bookings; best of 3\n"
+            )
+            runs = [run_once(store) for _ in range(3)]
+            run_id, total = min(runs, key=lambda r: r[1])
+            bare = min(bare_once(store, run_id) for _ in range(3))
+            counts = {
+                f"{n}.{p}": t.row_count for (n, p), t in sorted(transitions(store, run_id).items())
+            }
+            for ref, rows in counts.items():
+                print(f"  {ref:<28} {rows:>10,}")
+            print(f"\nrun (test mode, 7 activities)   {total:8.3f} s")
+            print(f"bare SQL of the same activities {bare:8.3f} s")
+            print(f"overhead                        {total / bare - 1:8.1%}   (target ≤ 10 %)")
+        finally:
+            if store.dialect == "postgres":
+                schema = url.rsplit("schema=", 1)[1]
+                store.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            store.close()
+
+
+if __name__ == "__main__":
+    main()

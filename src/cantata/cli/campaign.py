@@ -1,0 +1,535 @@
+"""`cantata campaign validate | test | rows | publish | start | pause | resume | stop | close |
+archive | status | runs | logs | schedule-preview`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+from cantata.canvas import lifecycle
+from cantata.canvas.definition import Campaign, load_campaign
+from cantata.canvas.runtime import Run, Runner, node_runs, runs_of, transitions
+from cantata.canvas.runtime.runs import load_run
+from cantata.canvas.schedule import local_time_of, next_fire_times
+from cantata.canvas.validate import Canvas
+from cantata.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    reports_errors,
+    workspace,
+)
+from cantata.errors import CantataError
+from cantata.workspace import Workspace
+
+app = typer.Typer(
+    help="Validate, test, publish and run campaigns (canvases).", no_args_is_help=True
+)
+
+FileArgument = Annotated[Path, typer.Argument(help="The campaign file (YAML or JSON).")]
+RunArgument = Annotated[int, typer.Argument(help="The run id.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Run as of this ISO-8601 time (default: now). Naive means UTC."),
+]
+VarOption = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="A variable value, NAME=VALUE (repeatable)."),
+]
+
+
+def _now(text: str | None) -> datetime:
+    """The time a command acts at: given, or the clock read here, at the edge of the program."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CantataError(f"--now {text!r} is not an ISO-8601 time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _variables(campaign: Campaign, given: list[str] | None) -> dict[str, Any]:
+    """`--var NAME=VALUE` typed by the campaign's declared variable type (bind_variables
+    checks the rest)."""
+    out: dict[str, Any] = {}
+    for item in given or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise CantataError(f"--var {item!r}: write NAME=VALUE")
+        declared = campaign.variables.get(name)
+        value: Any = text
+        if declared is not None and declared.type == "integer":
+            try:
+                value = int(text)
+            except ValueError:
+                raise CantataError(f"--var {name}: {text!r} is not an integer") from None
+        elif declared is not None and declared.type == "boolean":
+            if text not in ("true", "false"):
+                raise CantataError(f"--var {name}: {text!r} is not true or false")
+            value = text == "true"
+        out[name] = value
+    return out
+
+
+def _runner(ws: Workspace) -> Runner:
+    ws.apply_model()
+    return Runner(ws.store, ws.model)
+
+
+# --- definitions --------------------------------------------------------------------------
+
+
+@app.command("validate")
+@reports_errors
+def validate_command(
+    file: FileArgument, ws_path: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """Check a campaign against the model and saved audiences; list every problem (exit 2)."""
+    campaign = load_campaign(file)
+    with workspace(ws_path) as ws:
+        canvas = lifecycle.check(ws.store, ws.model, campaign)
+    if as_json:
+        print_json(
+            {
+                "campaign": campaign.name,
+                "valid": True,
+                "activities": len(canvas.activities),
+                "transitions": len(canvas.transitions),
+            }
+        )
+        return
+    console.print(
+        f"[green]✓[/] {escape(campaign.name)}: {len(canvas.activities)} activities, "
+        f"{len(canvas.transitions)} transitions, valid"
+    )
+
+
+@app.command("publish")
+@reports_errors
+def publish(file: FileArgument, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
+    """Publish a campaign as a new immutable version; it goes live."""
+    campaign = load_campaign(file)
+    with workspace(ws_path) as ws:
+        ws.apply_model()
+        version = lifecycle.publish(ws.store, ws.model, campaign, now=_now(now))
+        record = lifecycle.campaign_record(ws.store, campaign.name)
+    console.print(f"published {escape(campaign.name)} v{version.version} ({record.state})")
+
+
+@app.command("schedule-preview")
+@reports_errors
+def schedule_preview(
+    file: FileArgument,
+    after: Annotated[
+        str | None, typer.Option("--after", help="List fire times after this ISO-8601 time.")
+    ] = None,
+    count: Annotated[int, typer.Option(help="How many fire times.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """The next fire times of a campaign's schedule, in its time zone and in UTC."""
+    campaign = load_campaign(file)
+    times = next_fire_times(campaign.schedule, campaign.time_zone, after=_now(after), count=count)
+    if as_json:
+        print_json([t.isoformat() for t in times])
+        return
+    if not times:
+        form = campaign.schedule.form
+        console.print(f"{escape(campaign.name)} ({form}) has no fire time ahead")
+        return
+    table = Table(f"local ({campaign.time_zone})", "UTC", title=f"{campaign.name}: next fire times")
+    for t in times:
+        table.add_row(
+            local_time_of(t, campaign.time_zone).strftime("%a %Y-%m-%d %H:%M"),
+            t.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+# --- test runs ----------------------------------------------------------------------------
+
+
+@app.command("test")
+@reports_errors
+def test_command(
+    file: FileArgument,
+    now: NowOption = None,
+    var: VarOption = None,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Test-run a campaign: targeting and flow activities run, nothing is saved or sent; print
+    the graph with the count on every transition."""
+    campaign = load_campaign(file)
+    with workspace(ws_path) as ws:
+        runner = _runner(ws)
+        run = runner.test(campaign, now=_now(now), variables=_variables(campaign, var))
+        _print_run_graph(runner, run, as_json)
+
+
+@app.command("rows")
+@reports_errors
+def rows(
+    run: RunArgument,
+    transition: Annotated[str, typer.Argument(help="NODE or NODE.PORT")],
+    limit: Annotated[int, typer.Option(help="How many rows.")] = 20,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Preview the rows a transition of a run carries (first by key)."""
+    with workspace(ws_path) as ws:
+        names, found = _runner(ws).transition_rows(run, transition, limit)
+    if as_json:
+        print_json([dict(zip(names, r, strict=True)) for r in found])
+        return
+    if not names:
+        console.print(f"{escape(transition)} carries no rows")
+        return
+    table = Table(*names, title=f"run {run}: {transition} — first {len(found)} rows")
+    for r in found:
+        table.add_row(*(escape(_cell(v)) for v in r))
+    console.print(table)
+
+
+# --- live runs ----------------------------------------------------------------------------
+
+
+@app.command("start")
+@reports_errors
+def start(
+    name: Annotated[str, typer.Argument(help="The campaign name.")],
+    var: VarOption = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", help="Start at most one run for this key."),
+    ] = None,
+    now: NowOption = None,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a run of a live campaign's published version."""
+    with workspace(ws_path) as ws:
+        runner = _runner(ws)
+        campaign = lifecycle.runnable_version(ws.store, name).parse()
+        run = runner.start(
+            name,
+            now=_now(now),
+            variables=_variables(campaign, var),
+            idempotency_key=idempotency_key,
+        )
+        _print_run_graph(runner, run, as_json)
+
+
+@app.command("pause")
+@reports_errors
+def pause(run: RunArgument, ws_path: WorkspaceOption = None) -> None:
+    """Pause a run: it stops before its next activity; waits do not continue it."""
+    with workspace(ws_path) as ws:
+        found = _runner(ws).pause(run)
+    console.print(f"run {found.id}: {found.status}")
+
+
+@app.command("resume")
+@reports_errors
+def resume(
+    run: RunArgument,
+    now: NowOption = None,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resume a paused, suspended or interrupted run (a failed activity is redone)."""
+    with workspace(ws_path) as ws:
+        runner = _runner(ws)
+        found = runner.resume(run, now=_now(now))
+        _print_run_graph(runner, found, as_json)
+
+
+@app.command("stop")
+@reports_errors
+def stop(run: RunArgument, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
+    """Stop a run for good."""
+    with workspace(ws_path) as ws:
+        found = _runner(ws).stop(run, now=_now(now))
+    console.print(f"run {found.id}: {found.status}")
+
+
+@app.command("close")
+@reports_errors
+def close(name: str, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
+    """Close a recurring campaign: no more occurrences; running runs finish."""
+    with workspace(ws_path) as ws:
+        record = lifecycle.move(ws.store, name, "close", now=_now(now))
+    console.print(f"{escape(name)}: {record.state}")
+
+
+@app.command("archive")
+@reports_errors
+def archive(name: str, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
+    """Archive a draft, stopped, completed or closed campaign."""
+    with workspace(ws_path) as ws:
+        record = lifecycle.move(ws.store, name, "archive", now=_now(now))
+    console.print(f"{escape(name)}: {record.state}")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@app.command("status")
+@reports_errors
+def status(
+    name: str, now: NowOption = None, ws_path: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """A campaign's state, versions, latest runs and next fire times."""
+    with workspace(ws_path) as ws:
+        record = lifecycle.campaign_record(ws.store, name)
+        latest = runs_of(ws.store, name, limit=5)
+        upcoming: list[datetime] = []
+        if record.published is not None and record.state == lifecycle.LIVE:
+            campaign = lifecycle.version(ws.store, name, record.published).parse()
+            upcoming = next_fire_times(campaign.schedule, campaign.time_zone, _now(now), count=3)
+    if as_json:
+        print_json(
+            {
+                "name": record.name,
+                "state": record.state,
+                "published_version": record.published,
+                "draft_version": record.draft,
+                "runs": [_run_json(r) for r in latest],
+                "next_fire_times": [t.isoformat() for t in upcoming],
+            }
+        )
+        return
+    draft = f", draft v{record.draft}" if record.draft else ""
+    published = f"v{record.published}" if record.published else "not published"
+    console.print(f"[bold]{escape(name)}[/]: {record.state} ({published}{draft})")
+    for t in upcoming:
+        console.print(f"  next: {t:%Y-%m-%d %H:%M} UTC")
+    if latest:
+        console.print(_runs_table(latest))
+
+
+@app.command("runs")
+@reports_errors
+def runs(
+    name: str,
+    limit: Annotated[int, typer.Option(help="How many runs, latest first.")] = 20,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A campaign's runs, latest first (test runs included)."""
+    with workspace(ws_path) as ws:
+        found = runs_of(ws.store, name, limit=limit)
+    if as_json:
+        print_json([_run_json(r) for r in found])
+        return
+    console.print(_runs_table(found) if found else f"{escape(name)} has no runs")
+
+
+@app.command("logs")
+@reports_errors
+def logs(
+    run: RunArgument,
+    sql: Annotated[bool, typer.Option("--sql", help="Show the SQL each activity ran.")] = False,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A run's activities: status, attempts, rows per port, time, errors (and SQL)."""
+    with workspace(ws_path) as ws:
+        found = load_run(ws.store, run)
+        nodes = node_runs(ws.store, run)
+    if as_json:
+        print_json(
+            {
+                "run": _run_json(found),
+                "activities": [
+                    {
+                        "node": n.node,
+                        "status": n.status,
+                        "attempt": n.attempt,
+                        "as_of": n.as_of.isoformat(),
+                        "wake_at": n.wake_at.isoformat() if n.wake_at else None,
+                        "counts": n.counts,
+                        "details": n.details,
+                        "error": n.error,
+                        "elapsed_ms": n.elapsed_ms,
+                        "statements": n.statements,
+                    }
+                    for n in nodes.values()
+                ],
+            }
+        )
+        return
+    console.print(_run_line(found))
+    table = Table("activity", "status", "attempt", "rows", "ms", "details / error")
+    table.columns[1].no_wrap = True
+    for n in nodes.values():
+        counts = ", ".join(f"{p} {c:,}" for p, c in n.counts.items())
+        note = n.error or ", ".join(f"{k}: {v}" for k, v in n.details.items() if k != "input")
+        table.add_row(
+            n.node,
+            n.status,
+            str(n.attempt),
+            counts,
+            "" if n.elapsed_ms is None else f"{n.elapsed_ms:,.0f}",
+            escape(note),
+        )
+    console.print(table)
+    if sql:
+        for n in nodes.values():
+            for statement in n.statements:
+                ms = statement.get("ms")
+                console.print(
+                    f"[bold]{n.node}[/]" + (f"  ({ms:,.1f} ms)" if ms is not None else "")
+                )
+                if console.is_terminal:
+                    console.print(Syntax(statement["sql"], "sql", word_wrap=True))
+                else:
+                    sys.stdout.write(statement["sql"] + "\n")
+
+
+# --- printing -----------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):  # a collection column
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "campaign": run.campaign,
+        "version": run.version,
+        "status": run.status,
+        "test_mode": run.test_mode,
+        "as_of": run.as_of.isoformat(),
+        "variables": run.variables,
+        "idempotency_key": run.idempotency_key,
+        "errors": run.errors,
+        "error": run.error,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def _run_line(run: Run) -> str:
+    kind = (
+        f"test run [bold]{run.id}[/]"
+        if run.test_mode
+        else f"run [bold]{run.id}[/] (v{run.version})"
+    )
+    error = f" — {escape(run.error)}" if run.error else ""
+    return (
+        f"[bold]{escape(run.campaign)}[/] {kind}: {run.status} "
+        f"(as of {run.as_of:%Y-%m-%d %H:%M} UTC){error}"
+    )
+
+
+def _runs_table(found: list[Run]) -> Table:
+    table = Table("run", "version", "status", "as of (UTC)", "finished", "errors", "key")
+    for r in found:
+        table.add_row(
+            str(r.id),
+            "test" if r.version is None else f"v{r.version}",
+            r.status,
+            f"{r.as_of:%Y-%m-%d %H:%M}",
+            f"{r.finished_at:%Y-%m-%d %H:%M}" if r.finished_at else "",
+            str(r.errors),
+            r.idempotency_key or "",
+        )
+    return table
+
+
+def _print_run_graph(runner: Runner, run: Run, as_json: bool) -> None:
+    """The canvas as a tree from its starts, with the rows on every transition."""
+    canvas = runner.canvas(run)
+    nodes = node_runs(runner.store, run.id)
+    trans = transitions(runner.store, run.id)
+    if as_json:
+        print_json(
+            {
+                "run": _run_json(run),
+                "activities": {n: nodes[n].status if n in nodes else None for n in canvas.order},
+                "transitions": [
+                    {
+                        "from": f"{node}.{port}",
+                        "to": [t.target for t in canvas.outbound(node) if t.port == port],
+                        "rows": rec.row_count,
+                        "activated": rec.activated,
+                    }
+                    for (node, port), rec in sorted(trans.items())
+                ],
+            }
+        )
+        return
+    console.print(_run_line(run))
+    shown: set[str] = set()
+    for start in canvas.starts:
+        tree = Tree(_node_label(canvas, start, nodes))
+        _grow(tree, canvas, start, nodes, trans, shown)
+        console.print(tree)
+    if run.test_mode:
+        console.print(f"preview rows: cantata campaign rows {run.id} NODE.PORT", highlight=False)
+
+
+def _node_label(canvas: Canvas, node: str, nodes: dict[str, Any]) -> str:
+    found = nodes.get(node)
+    status = found.status if found else "not run"
+    colour = {"done": "green", "skipped": "dim", "failed": "red", "ignored": "red"}.get(
+        status, "yellow"
+    )
+    extra = ""
+    if found is not None and found.error:
+        extra = f" — {escape(found.error)}"
+    elif found is not None and "branch" in found.details:
+        extra = f" → {found.details['branch']}"
+    elif found is not None and found.wake_at is not None:
+        extra = f" until {found.wake_at:%Y-%m-%d %H:%M} UTC"
+    kind = canvas.activities[node].type.name
+    return f"[bold]{escape(node)}[/] ({kind}) [{colour}]{status}[/]{extra}"
+
+
+def _grow(
+    tree: Tree,
+    canvas: Canvas,
+    node: str,
+    nodes: dict[str, Any],
+    trans: dict[tuple[str, str], Any],
+    shown: set[str],
+) -> None:
+    shown.add(node)
+    for port in canvas.activities[node].outputs:
+        rec = trans.get((node, port))
+        if rec is None:
+            count = "—"
+        elif rec.row_count is None:
+            count = "signal"
+        else:
+            count = f"{rec.row_count:,}"
+        if rec is not None and not rec.activated:
+            count += " (not taken)"
+        targets = [t.target for t in canvas.outbound(node) if t.port == port]
+        if not targets:
+            if rec is not None and rec.row_count:
+                tree.add(f"{port}: {count} [dim](leads nowhere)[/]")
+            continue
+        for target in targets:
+            label = f"{port}: [bold cyan]{count}[/] → "
+            if target in shown:
+                tree.add(f"{label}{escape(target)} [dim](above)[/]")
+                continue
+            branch = tree.add(label + _node_label(canvas, target, nodes))
+            _grow(branch, canvas, target, nodes, trans, shown)
