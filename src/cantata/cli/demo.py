@@ -61,3 +61,15 @@ def demo(
     from cantata.cli.model import show
 
     show(ws_path=directory, as_json=False)
+    _test_run_campaign(directory)
+
+
+def _test_run_campaign(directory: Path) -> None:
+    """Test-run the example campaign on the demo data: every transition with its count."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "upcoming_stays.yaml"
+    if not example.is_file():  # an installed package has no examples folder
+        return
+    from cantata.cli.campaign import test_command
+
+    console.rule("[bold]campaign test run: examples/upcoming_stays.yaml")
+    test_command(example, now=None, var=None, ws_path=directory, as_json=False)
