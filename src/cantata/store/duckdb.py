@@ -47,6 +47,9 @@ class DuckDBStore(Store):
                 where=self.path,
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # Runs write whole worktables: checkpointing every 16 MB of WAL (the default) stalls
+        # them mid-run; a larger WAL is checkpointed at close or when it reaches this size.
+        self.con.execute("SET checkpoint_threshold = '512MB'")
         self._lock = threading.RLock()
         self._depth = 0
 
