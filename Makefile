@@ -21,6 +21,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/audience.py
+	$(BIN)/python bench/canvas.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
