@@ -79,7 +79,6 @@ CREATE TABLE cantata_node_run (
     elapsed_ms DOUBLE PRECISION,
     PRIMARY KEY (run, node)
 );
-CREATE INDEX cantata_node_run_wake ON cantata_node_run (status, wake_at);
 
 -- What leaves each output port of a completed activity: the rows whose `_port` column is
 -- `slice` in `worktable` (null for a transition carrying no rows).
