@@ -442,7 +442,7 @@ class Runner:
                 statements += [{"sql": sql} for sql in ctx.statements]
                 done = output.status == DONE
                 if done:
-                    self._record_transitions(run.id, node_id, ports)
+                    self._record_transitions(run.id, node_id, ports, fresh=prior is None)
                 self.store.execute(
                     "UPDATE cantata_node_run SET status = %s, attempt = %s, seq = %s, wake_at = %s, "
                     "counts = %s, statements = %s, details = %s, error = NULL, finished_at = %s, "
@@ -515,10 +515,13 @@ class Runner:
             counted[write.table] = {str(port): int(n) for port, n in rows}
         return counted
 
-    def _record_transitions(self, run_id: int, node: str, ports: Mapping[str, PortResult]) -> None:
-        self.store.execute(
-            "DELETE FROM cantata_transition WHERE run = %s AND node = %s", [run_id, node]
-        )
+    def _record_transitions(
+        self, run_id: int, node: str, ports: Mapping[str, PortResult], *, fresh: bool
+    ) -> None:
+        if not fresh:  # an earlier attempt (a wait, a hand-back) may have recorded some
+            self.store.execute(
+                "DELETE FROM cantata_transition WHERE run = %s AND node = %s", [run_id, node]
+            )
         if not ports:
             return
         values: list[Any] = []
