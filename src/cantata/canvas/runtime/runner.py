@@ -433,7 +433,8 @@ class Runner:
             with self.store.transaction():
                 for write in output.writes:
                     final = quote_ident(write.table)
-                    self.store.execute(f"DROP TABLE IF EXISTS {final}")
+                    if prior is not None:  # only a completed earlier attempt left one
+                        self.store.execute(f"DROP TABLE IF EXISTS {final}")
                     self.store.execute(
                         f"ALTER TABLE {quote_ident(temporary(write.table))} RENAME TO {final}"
                     )
