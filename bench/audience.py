@@ -14,18 +14,18 @@ import os
 import platform
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+from stores import bench_store, close_bench_store
 
 from cantata.audience.compile import audience_sql
 from cantata.audience.text import parse_text
 from cantata.generate.travel import generate_travel
 from cantata.ingest import ingest_file
 from cantata.model import parse_model
-from cantata.store import Store, open_store
+from cantata.store import Store
 from cantata.store.schema import apply_model
 from cantata.workspace import starter_model
 
@@ -173,16 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cantata-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        if args.engine == "duckdb":
-            url = f"duckdb:///{folder / 'audience.duckdb'}"
-        else:
-            base = os.environ.get("CANTATA_BENCH_POSTGRES_URL") or os.environ.get(
-                "CANTATA_TEST_POSTGRES_URL"
-            )
-            if not base:
-                raise SystemExit("set CANTATA_BENCH_POSTGRES_URL for the PostgreSQL run")
-            url = f"{base}?schema=bench_{uuid.uuid4().hex[:8]}"
-        store = open_store(url)
+        store = bench_store(args.engine, folder, "audience")
         try:
             fresh = store.scalar("SELECT count(*) FROM cantata_model_state") == 0
             if (
@@ -214,10 +205,7 @@ def main() -> None:
                 )
             print("\nratio = our time ÷ hand-written time (target ≤ 1.3)")
         finally:
-            if store.dialect == "postgres":
-                schema = url.rsplit("schema=", 1)[1]
-                store.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            store.close()
+            close_bench_store(store)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from stores import bench_store, close_bench_store
+
 from cantata.canvas import load_campaign
 from cantata.canvas.runtime import Runner, node_runs, transitions
 from cantata.generate.travel import generate_travel
 from cantata.ingest import ingest_file
 from cantata.model import parse_model
-from cantata.store import Store, open_store
+from cantata.store import Store
 from cantata.store.schema import apply_model
 from cantata.workspace import starter_model
 
@@ -97,16 +99,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cantata-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        if args.engine == "duckdb":
-            url = f"duckdb:///{folder / 'canvas.duckdb'}"
-        else:
-            base = os.environ.get("CANTATA_BENCH_POSTGRES_URL") or os.environ.get(
-                "CANTATA_TEST_POSTGRES_URL"
-            )
-            if not base:
-                raise SystemExit("set CANTATA_BENCH_POSTGRES_URL for the PostgreSQL run")
-            url = f"{base}?schema=bench_{uuid.uuid4().hex[:8]}"
-        store = open_store(url)
+        store = bench_store(args.engine, folder, "canvas")
         try:
             if not store.table_exists("customer") or not store.scalar(
                 "SELECT count(*) FROM customer"
@@ -136,10 +129,7 @@ def main() -> None:
             print(f"overhead                        {total / bare - 1:8.1%}   (target ≤ 10 %)")
             print(f"overhead of the medians         {median - 1:8.1%}")
         finally:
-            if store.dialect == "postgres":
-                schema = url.rsplit("schema=", 1)[1]
-                store.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            store.close()
+            close_bench_store(store)
 
 
 if __name__ == "__main__":

@@ -9,26 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from cantata.cli.app import app
 from cantata.workspace import Workspace
 from tests.conftest import drop_schema, store_url
+from tests.e2e.cli import fails, run
 
-runner = CliRunner()
 NOW = "2026-06-01T12:00:00Z"
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def fails(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 2, result.output
-    return result.output
 
 
 @pytest.fixture

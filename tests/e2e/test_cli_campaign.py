@@ -8,29 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cantata.cli.app import app
 from cantata.generate.travel import generate_travel
 from cantata.workspace import Workspace
 from tests.conftest import drop_schema, store_url
+from tests.e2e.cli import fails, run
 
-runner = CliRunner()
 EXAMPLES = Path(__file__).parents[2] / "examples"
 STAYS = str(EXAMPLES / "upcoming_stays.yaml")
 NOW = "2026-06-01T06:00:00Z"
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def fails(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 2, result.output
-    return result.output
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cantata.cli.app import app
 from tests.conftest import drop_schema, store_url
+from tests.e2e.cli import fails, run
 
-runner = CliRunner()
 ENTITIES = ("customer", "hotel", "booking", "flight")
 REASON_WORDS = {
     "bad_email": "is not a valid email address",
@@ -21,12 +19,6 @@ REASON_WORDS = {
     "bad_integer": "is not an integer",
     "bad_change_type": "unknown change type",
 }
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture
@@ -88,20 +80,17 @@ def test_dirty_travel_data_ingests_with_exact_quarantine_lines(workspace: Path) 
 def test_clear_errors_and_exit_2(workspace: Path, tmp_path: Path) -> None:
     bad = tmp_path / "x.csv"
     bad.write_text("hotel_id,name,stars\n1,Ritz,5\n")
-    result = runner.invoke(app, ["ingest", "hotels", str(bad), "--workspace", str(workspace)])
-    assert result.exit_code == 2
-    assert "unknown entity 'hotels' (did you mean 'hotel'?)" in result.output
+    output = fails("ingest", "hotels", str(bad), "--workspace", str(workspace))
+    assert "unknown entity 'hotels' (did you mean 'hotel'?)" in output
     nokey = tmp_path / "y.csv"
     nokey.write_text("name,stars\nRitz,5\n")
-    result = runner.invoke(app, ["ingest", "hotel", str(nokey), "--workspace", str(workspace)])
-    assert result.exit_code == 2
-    assert "missing key column 'hotel_id'" in result.output
+    output = fails("ingest", "hotel", str(nokey), "--workspace", str(workspace))
+    assert "missing key column 'hotel_id'" in output
     model = workspace / "model.yaml"
     model.write_text(model.read_text().replace("stars: integer", "stars: integr"))
-    result = runner.invoke(app, ["model", "show", "--workspace", str(workspace)])
-    assert result.exit_code == 2
-    assert "field 'stars': unknown type 'integr' (did you mean 'integer'" in result.output
-    assert "model.yaml:" in result.output
+    output = fails("model", "show", "--workspace", str(workspace))
+    assert "field 'stars': unknown type 'integr' (did you mean 'integer'" in output
+    assert "model.yaml:" in output
 
 
 def test_consent_and_suppression_commands(workspace: Path, tmp_path: Path) -> None:

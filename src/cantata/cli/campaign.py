@@ -267,17 +267,19 @@ def stop(run: RunArgument, now: NowOption = None, ws_path: WorkspaceOption = Non
 @reports_errors
 def close(name: str, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
     """Close a recurring campaign: no more occurrences; running runs finish."""
-    with workspace(ws_path) as ws:
-        record = lifecycle.move(ws.store, name, "close", now=_now(now))
-    console.print(f"{escape(name)}: {record.state}")
+    _move(name, "close", now, ws_path)
 
 
 @app.command("archive")
 @reports_errors
 def archive(name: str, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
     """Archive a draft, stopped, completed or closed campaign."""
+    _move(name, "archive", now, ws_path)
+
+
+def _move(name: str, action: str, now: str | None, ws_path: Path | None) -> None:
     with workspace(ws_path) as ws:
-        record = lifecycle.move(ws.store, name, "archive", now=_now(now))
+        record = lifecycle.move(ws.store, name, action, now=_now(now))
     console.print(f"{escape(name)}: {record.state}")
 
 
