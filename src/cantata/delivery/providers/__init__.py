@@ -1,0 +1,1 @@
+"""Channel providers: plugins registered under the `cantata.providers` entry-point group."""

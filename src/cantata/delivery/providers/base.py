@@ -1,0 +1,46 @@
+"""The provider protocol and the entry-point registry.
+
+A provider sends batches of rendered messages for one channel and answers one `Outcome` per
+message, in order. It never raises for a message's failure (that is an outcome); it raises
+only for misconfiguration. A factory builds it from its `[channels.NAME]` table in
+cantata.toml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from cantata.delivery.message import Message, Outcome
+from cantata.errors import ConfigError, did_you_mean
+
+GROUP = "cantata.providers"
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, batch: Sequence[Message]) -> list[Outcome]: ...
+
+    async def close(self) -> None: ...
+
+
+ProviderFactory = Callable[[Mapping[str, Any]], Provider]
+
+
+def factories() -> dict[str, ProviderFactory]:
+    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+
+
+def open_provider(config: Mapping[str, Any], where: str) -> Provider:
+    """The provider named by `config["provider"]`, built from the rest of `config`."""
+    name = config.get("provider")
+    known = {ep.name for ep in entry_points(group=GROUP)}
+    if not isinstance(name, str):
+        raise ConfigError(f"missing 'provider' (one of {sorted(known)})", where=where)
+    if name not in known:
+        raise ConfigError(f"unknown provider {name!r}{did_you_mean(name, known)}", where=where)
+    factory = next(ep for ep in entry_points(group=GROUP) if ep.name == name).load()
+    provider: Provider = factory(config)
+    return provider
