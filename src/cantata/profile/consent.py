@@ -121,3 +121,43 @@ def import_consent(store: Store, path: Path, *, now: datetime | None = None) -> 
         release(store, con)
     valid = total - len(rejects)
     return ConsentImport(total, applied, valid - applied, len(rejects), rejects)
+
+
+def set_consent(
+    store: Store,
+    recipient: str,
+    channel: str,
+    status: str,
+    *,
+    purpose: str = "marketing",
+    source: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record one consent decision (an unsubscribe link, a preference page) unless a newer
+    record exists; return True when the stored status changed."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown consent channel {channel!r} (one of {', '.join(CHANNELS)})")
+    if status not in STATUSES:
+        raise ValueError(f"consent status must be granted or denied, not {status!r}")
+    stamp = now or datetime.now(UTC)
+    if stamp.tzinfo is not None:  # stored as naive UTC
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    key = [recipient, channel, purpose]
+    with store.transaction():
+        row = store.fetchone(
+            "SELECT status, updated_at FROM cantata_consent "
+            "WHERE recipient = %s AND channel = %s AND purpose = %s",
+            key,
+        )
+        if row is not None and row[1] > stamp:
+            return False  # a newer decision stands, as in import_consent
+        store.execute(
+            "DELETE FROM cantata_consent WHERE recipient = %s AND channel = %s AND purpose = %s",
+            key,
+        )
+        store.execute(
+            "INSERT INTO cantata_consent (recipient, channel, purpose, status, source, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [*key, status, source, stamp],
+        )
+    return row is None or row[0] != status

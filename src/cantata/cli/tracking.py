@@ -1,0 +1,85 @@
+"""`cantata tracking serve`: the tracking app (opens, clicks, unsubscribes, callbacks,
+bounces) under uvicorn, on the workspace's store and `[tracking]` settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from starlette.applications import Starlette
+
+from cantata.cli.common import WorkspaceOption, err_console, reports_errors, workspace
+from cantata.errors import ConfigError
+from cantata.store import open_store
+from cantata.tracking.app import tracking_app
+from cantata.tracking.settings import tracking_settings
+from cantata.workspace import Workspace
+
+app = typer.Typer(help="The tracking server: opens, clicks, unsubscribes, bounces.")
+
+# With several workers uvicorn imports the app in each process: the workspace goes by env.
+WORKSPACE_ENV = "CANTATA_WORKSPACE"
+
+
+def workspace_app() -> Starlette:
+    """The app of the workspace in $CANTATA_WORKSPACE; each worker process opens its store."""
+    ws = Workspace.open(Path(os.environ[WORKSPACE_ENV]) if WORKSPACE_ENV in os.environ else None)
+    conf = tracking_settings(ws.settings.raw)
+    url, root = ws.settings.store_url, ws.root
+    return tracking_app(
+        lambda: open_store(url, base=root), conf.secret, callback_secret=conf.callback_secret
+    )
+
+
+@app.command("serve")
+@reports_errors
+def serve(
+    ws_path: WorkspaceOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default [tracking] host, else 127.0.0.1).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port (default [tracking] port, else 8025).", show_default=False),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (PostgreSQL stores only).", min=1)
+    ] = 1,
+) -> None:
+    """Serve the tracking app: open pixel, click redirects, unsubscribe, callbacks, DSNs."""
+    import uvicorn
+
+    with workspace(ws_path) as ws:
+        conf = tracking_settings(ws.settings.raw)
+        bind_host, bind_port = host or conf.host, port or conf.port
+        if conf.callback_secret is None:
+            err_console.print(
+                "note: [tracking] callback_secret is not set: provider callbacks and "
+                "/bounces are refused"
+            )
+        if workers > 1:
+            if ws.store.dialect != "postgres":
+                raise ConfigError(
+                    "--workers > 1 needs a PostgreSQL store: a DuckDB file has one owner "
+                    "process (run one worker)",
+                    where="[store] url",
+                )
+            os.environ[WORKSPACE_ENV] = str(ws.root)
+            ws.close()
+            uvicorn.run(
+                "cantata.cli.tracking:workspace_app",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                workers=workers,
+            )
+            return
+        # One process: it owns the store (the only way for DuckDB) and serves from it.
+        the_app = tracking_app(ws.store, conf.secret, callback_secret=conf.callback_secret)
+        uvicorn.run(the_app, host=bind_host, port=bind_port)

@@ -1,0 +1,120 @@
+"""Feedback on sent messages (opens, clicks, unsubscribes, delivery reports, bounces,
+complaints) into communication history, the ledger, suppression and consent.
+
+Each event is one transaction. Opens and clicks are recorded every time (reports count unique
+ones); the other events at most once per message (a bounce once per kind), so providers may
+retry callbacks and people may press "unsubscribe" twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cantata.profile.consent import set_consent
+from cantata.profile.suppression import add_suppression
+from cantata.store.base import Store
+
+EVENTS = ("delivered", "opened", "clicked", "bounced", "unsubscribed", "complained")
+REPEATABLE = frozenset({"opened", "clicked"})
+# cantata_delivery.feedback keeps the most telling event so far: a late "delivered" callback
+# does not hide a click, and nothing hides a complaint.
+RANK = {event: i for i, event in enumerate(EVENTS)}
+# The ledger's channel → the consent channel it is recorded under.
+CONSENT_CHANNEL = {"direct_mail": "mail"}
+
+_LEDGER = (
+    "SELECT d.campaign, r.version, d.activity, d.run, d.recipient, d.secondary_key, "
+    "d.channel, d.address, d.feedback FROM cantata_delivery d "
+    "LEFT JOIN cantata_run r ON r.id = d.run WHERE d.message_id = %s"
+)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
+def message_for_provider_id(store: Store, provider_id: str) -> str | None:
+    """Our message id for the id a provider gave it (SMS sids, API message ids)."""
+    found = store.scalar(
+        "SELECT message_id FROM cantata_delivery WHERE provider_id = %s LIMIT 1", [provider_id]
+    )
+    return None if found is None else str(found)
+
+
+def _already(store: Store, message_id: str, event: str, details: Mapping[str, Any]) -> bool:
+    rows = store.fetchall(
+        "SELECT details FROM cantata_history WHERE message_id = %s AND event = %s",
+        [message_id, event],
+    )
+    if event != "bounced":
+        return bool(rows)
+    kind = details.get("type")
+    return any(json.loads(d or "{}").get("type") == kind for (d,) in rows)
+
+
+def record_event(
+    store: Store,
+    message_id: str,
+    event: str,
+    *,
+    at: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record `event` on a message of the ledger; False when the ledger has no such message.
+
+    bounced {"type": "hard"} and complained suppress the address; unsubscribed denies
+    marketing consent for the recipient on the message's channel."""
+    if event not in RANK:
+        raise ValueError(f"unknown feedback event {event!r} (one of {', '.join(EVENTS)})")
+    details = dict(details or {})
+    stamp = _utc(at)
+    # On PostgreSQL the row lock serialises two workers handling the same message.
+    lock = " FOR UPDATE OF d" if store.dialect == "postgres" else ""
+    with store.transaction():
+        row = store.fetchone(_LEDGER + lock, [message_id])
+        if row is None:
+            return False
+        campaign, version, activity, run, recipient, secondary, channel, address, current = row
+        if event not in REPEATABLE and _already(store, message_id, event, details):
+            return True
+        store.execute(
+            "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, "
+            'run_id, recipient, secondary_key, channel, event, "at", details) '
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                message_id,
+                campaign,
+                version,
+                activity,
+                str(run),
+                recipient,
+                secondary,
+                channel,
+                event,
+                stamp,
+                json.dumps(details, sort_keys=True) if details else None,
+            ],
+        )
+        if current is None or RANK.get(current, -1) <= RANK[event]:
+            store.execute(
+                "UPDATE cantata_delivery SET feedback = %s WHERE message_id = %s",
+                [event, message_id],
+            )
+        source = f"message {message_id}"
+        hard = event == "bounced" and details.get("type") == "hard"
+        if (hard or event == "complained") and address:
+            reason = "hard_bounce" if hard else "complaint"
+            add_suppression(store, address, channel, reason, source=source, now=stamp)
+        if event == "unsubscribed":
+            set_consent(
+                store,
+                recipient,
+                CONSENT_CHANNEL.get(channel, channel),
+                "denied",
+                source=f"unsubscribe link, {source}",
+                now=stamp,
+            )
+    return True
