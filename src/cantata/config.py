@@ -10,7 +10,17 @@ from typing import Any
 from cantata.errors import ConfigError, did_you_mean
 
 DEFAULT_STORE_URL = "duckdb:///cantata.duckdb"
-KNOWN_SECTIONS = {"store", "model", "channels", "tracking", "rules", "scheduler", "api", "ingest"}
+KNOWN_SECTIONS = {
+    "store",
+    "model",
+    "channels",
+    "tracking",
+    "rules",
+    "delivery",
+    "scheduler",
+    "api",
+    "ingest",
+}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ CREATE TABLE cantata_delivery (
     campaign TEXT NOT NULL,
     channel TEXT NOT NULL,
     recipient TEXT NOT NULL,
+    secondary_entity TEXT,          -- with one message per row of another entity (a booking)
     secondary_key TEXT,
     address TEXT,
     status TEXT NOT NULL,           -- pending | excluded | claimed | sent | failed

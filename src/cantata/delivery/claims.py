@@ -1,0 +1,216 @@
+"""Claiming messages under a lease, and recording what became of them.
+
+A dispatcher claims a batch of due messages (pending and due, or claimed under a lease that
+expired — its dispatcher died); several dispatchers on PostgreSQL skip each other's locked
+rows. Each message's outcome, its history event and any suppression commit in one
+transaction: a crash before that commit leaves the messages claimed, and they go out again
+when the lease expires — the only way a message can be sent twice is a crash between the
+provider's acceptance and this commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cantata.canvas.timestamps import db_time
+from cantata.delivery.activities import SENDING
+from cantata.delivery.ledger import (
+    CLAIMED,
+    EXCLUDED,
+    FAILED,
+    PENDING,
+    SENT,
+    exclusion_sql,
+    sql_list,
+    sql_text,
+    timestamp_literal,
+)
+from cantata.delivery.message import Outcome, Status
+from cantata.delivery.rules import Rules
+from cantata.profile.suppression import add_suppression
+from cantata.store.base import Store
+
+_FIELDS = "message_id, run, activity, channel, recipient, secondary_key, address, attempts"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message_id: str
+    run: int
+    activity: str
+    channel: str
+    recipient: str
+    secondary_key: str | None
+    address: str | None
+    attempts: int
+
+
+def claim(store: Store, owner: str, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    """Claim up to `limit` due messages of sending activities for `owner` until now + lease."""
+    at = timestamp_literal(now)
+    due = (
+        f"SELECT d.message_id FROM cantata_delivery d JOIN cantata_delivery_activity a "
+        f"ON a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
+        f"WHERE (d.status = '{PENDING}' AND d.next_attempt_at <= {at}) "
+        f"OR (d.status = '{CLAIMED}' AND d.lease_until < {at}) "
+        f"ORDER BY d.next_attempt_at, d.message_id LIMIT {int(limit)}"
+    )
+    until = timestamp_literal(now + lease)
+    if store.dialect == "postgres":
+        sql = (
+            f"UPDATE cantata_delivery t SET status = '{CLAIMED}', lease_owner = %s, "
+            f"lease_until = {until} FROM ({due} FOR UPDATE OF d SKIP LOCKED) c "
+            f"WHERE t.message_id = c.message_id RETURNING "
+            + ", ".join(f"t.{f.strip()}" for f in _FIELDS.split(","))
+        )
+    else:
+        sql = (
+            f"UPDATE cantata_delivery SET status = '{CLAIMED}', lease_owner = %s, "
+            f"lease_until = {until} WHERE message_id IN ({due}) RETURNING {_FIELDS}"
+        )
+    with store.transaction():
+        rows = store.fetchall(sql, [owner])
+    claimed = [Claimed(str(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], int(r[7])) for r in rows]
+    claimed.sort(key=lambda c: c.message_id)
+    return claimed
+
+
+def recheck(
+    store: Store,
+    rules: Rules,
+    batch: Sequence[Claimed],
+    categories: Mapping[tuple[int, str], str],
+    now: datetime,
+) -> dict[str, str]:
+    """Exclusions that hold now (consent withdrawn, address suppressed, cap reached since the
+    message was queued): message id → reason, for the claimed messages of `batch`."""
+    reasons: dict[str, str] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in batch:
+        groups.setdefault((c.channel, categories[(c.run, c.activity)]), []).append(c.message_id)
+    for (channel, category), ids in groups.items():
+        case = exclusion_sql(store.dialect, rules, channel, category, "r", now, queued=False)
+        rows = store.fetchall(
+            f"SELECT r.message_id, {case} FROM cantata_delivery r WHERE r.message_id IN "
+            f"({sql_list(ids)})"
+        )
+        reasons.update({str(m): str(reason) for m, reason in rows if reason is not None})
+    return reasons
+
+
+def exclude(store: Store, reasons: Mapping[str, str], owner: str) -> None:
+    for reason in sorted(set(reasons.values())):
+        ids = [m for m, r in reasons.items() if r == reason]
+        store.execute(
+            f"UPDATE cantata_delivery SET status = '{EXCLUDED}', reason = %s, lease_owner = NULL, "
+            f"lease_until = NULL WHERE message_id IN ({sql_list(ids)}) AND lease_owner = %s",
+            [reason, owner],
+        )
+
+
+def defer(store: Store, until: Mapping[str, datetime], owner: str) -> None:
+    """Give messages back, due at a later time (outside the send window or in quiet hours);
+    not an attempt."""
+    for message_id, at in until.items():
+        store.execute(
+            f"UPDATE cantata_delivery SET status = '{PENDING}', next_attempt_at = %s, "
+            "lease_owner = NULL, lease_until = NULL WHERE message_id = %s AND lease_owner = %s",
+            [db_time(at), message_id, owner],
+        )
+
+
+def release(store: Store, owner: str | None = None) -> int:
+    """Give back claimed messages: one dispatcher's, or all (on DuckDB a starting dispatcher
+    owns the store alone, so every claim left is an orphan of a crash)."""
+    where, params = f"status = '{CLAIMED}'", []
+    if owner is not None:
+        where += " AND lease_owner = %s"
+        params.append(owner)
+    count = int(store.scalar(f"SELECT count(*) FROM cantata_delivery WHERE {where}", params) or 0)
+    store.execute(
+        f"UPDATE cantata_delivery SET status = '{PENDING}', lease_owner = NULL, "
+        f"lease_until = NULL WHERE {where}",
+        params,
+    )
+    return count
+
+
+@dataclass(frozen=True)
+class Recorded:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def record(
+    store: Store,
+    rules: Rules,
+    owner: str,
+    batch: Iterable[Claimed],
+    outcomes: Sequence[Outcome],
+    now: datetime,
+) -> Recorded:
+    """Record each outcome, its history event and any suppression, in one transaction. Only
+    messages still claimed by `owner` are touched (a lease that expired went to another)."""
+    by_id = {c.message_id: c for c in batch}
+    sent = [o for o in outcomes if o.status is Status.SENT]
+    retry = [o for o in outcomes if o.status is Status.RETRY]
+    failed = [o for o in outcomes if o.status is Status.FAILED]
+    exhausted = [o for o in retry if by_id[o.message_id].attempts + 1 >= rules.max_attempts]
+    failed += [Outcome(o.message_id, Status.FAILED, error=o.error) for o in exhausted]
+    retry = [o for o in retry if o not in exhausted]
+    at = timestamp_literal(now)
+    with store.transaction():
+        if sent:
+            values = ", ".join(
+                f"({sql_text(o.message_id)}, {sql_text(o.provider_id)})" for o in sent
+            )
+            store.execute(
+                f"UPDATE cantata_delivery SET status = '{SENT}', sent_at = {at}, "
+                "attempts = attempts + 1, provider_id = v.pid, lease_owner = NULL, "
+                f"lease_until = NULL, reason = NULL FROM (VALUES {values}) v(mid, pid) "
+                "WHERE cantata_delivery.message_id = v.mid AND cantata_delivery.lease_owner = %s",
+                [owner],
+            )
+            _history(store, [o.message_id for o in sent], "sent", now)
+        for o in retry:
+            c = by_id[o.message_id]
+            wait = rules.backoff * (2**c.attempts)
+            if o.retry_after is not None:
+                wait = max(wait, timedelta(seconds=o.retry_after))
+            store.execute(
+                f"UPDATE cantata_delivery SET status = '{PENDING}', attempts = attempts + 1, "
+                "next_attempt_at = %s, reason = %s, lease_owner = NULL, lease_until = NULL "
+                "WHERE message_id = %s AND lease_owner = %s",
+                [db_time(now + wait), o.error, o.message_id, owner],
+            )
+        for o in failed:
+            store.execute(
+                f"UPDATE cantata_delivery SET status = '{FAILED}', attempts = attempts + 1, "
+                "reason = %s, lease_owner = NULL, lease_until = NULL WHERE message_id = %s "
+                "AND lease_owner = %s",
+                [o.error, o.message_id, owner],
+            )
+            c = by_id[o.message_id]
+            if o.bad_address and c.address:
+                add_suppression(
+                    store, c.address, c.channel, "hard_bounce", source=f"run {c.run}", now=now
+                )
+                _history(store, [o.message_id], "bounced", now, '{"type": "hard"}')
+    return Recorded(len(sent), len(retry), len(failed))
+
+
+def _history(
+    store: Store, ids: Sequence[str], event: str, now: datetime, details: str | None = None
+) -> None:
+    store.execute(
+        "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, run_id, "
+        'recipient, secondary_entity, secondary_key, channel, event, "at", details) '
+        "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
+        "d.recipient, d.secondary_entity, d.secondary_key, d.channel, %s, %s, %s "
+        "FROM cantata_delivery d LEFT JOIN cantata_run r ON r.id = d.run "
+        f"WHERE d.message_id IN ({sql_list(ids)})",
+        [event, db_time(now), details],
+    )
