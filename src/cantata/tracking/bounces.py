@@ -8,6 +8,9 @@ X-Cantata-Message-Id header) says which ledger row it is about.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -41,12 +44,21 @@ def _address(value: str | None) -> str:
 
 def _status_blocks(part: Message) -> list[Message]:
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, Message)]
-    # Some senders encode the status part (base64 or quoted-printable): parse it ourselves.
-    raw = part.get_payload(decode=True)
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload)
-    blocks = re.split(r"\r?\n[ \t]*\r?\n", text.strip())
+    parts = payload if isinstance(payload, list) else [payload]
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding not in ("base64", "quoted-printable"):
+        return [p for p in parts if isinstance(p, Message)]
+    # Some MTAs encode the status part; the parser then sees one headerless block of it.
+    encoded = "\n\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in parts)
+    if encoding == "base64":
+        try:
+            data = base64.b64decode(encoded.encode("ascii", "ignore"))
+        except binascii.Error:
+            return []  # truncated or corrupt: nothing to learn from it
+    else:
+        data = quopri.decodestring(encoded.encode("utf-8", "replace"))
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    blocks = re.split(r"\n[ \t]*\n", text.strip())
     return [HeaderParser().parsestr(b) for b in blocks if b.strip()]
 
 

@@ -12,8 +12,12 @@ import re
 
 from cantata.tracking.tokens import Kind, TokenSigner
 
-# An href attribute: preceded by whitespace (so not data-href), any quoting.
-_HREF = re.compile(r"""(?<=\s)(href\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+# An href attribute, any quoting. The case-sensitive pattern has a literal prefix the regex
+# engine scans for quickly; the case-insensitive one (5x slower) runs only when the HTML has
+# an href spelt otherwise. `data-href` and the like are told apart in the callback.
+_VALUE = r"""(\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"""
+_HREF = re.compile("href" + _VALUE)
+_HREF_ANY_CASE = re.compile("href" + _VALUE, re.IGNORECASE)
 _TRACKABLE = re.compile(r"\s*https?://", re.IGNORECASE)
 # Bare URLs in plain text; trailing sentence punctuation is not part of them.
 _TEXT_URL = re.compile(r"""https?://[^\s<>"'()\[\]{}]+""", re.IGNORECASE)
@@ -54,6 +58,9 @@ class TrackingLinks:
         """Every http(s) href becomes a signed click URL; the open pixel goes before </body>."""
 
         def sign(match: re.Match[str]) -> str:
+            start = match.start()
+            if start == 0 or not html_text[start - 1].isspace():
+                return match.group(0)  # part of another name (data-href) or of text
             value = match.group(2)
             quote = '"'
             if value is None:
@@ -66,9 +73,12 @@ class TrackingLinks:
             url = html.unescape(value).strip() if "&" in value else value.strip()
             if not self._tracked(url):
                 return match.group(0)
-            return f"{match.group(1)}{quote}{self.click_url(message_id, url)}{quote}"
+            return f"{match.group(0)[:4]}{match.group(1)}{quote}{self.click_url(message_id, url)}{quote}"
 
-        out = _HREF.sub(sign, html_text)
+        pattern = (
+            _HREF if html_text.lower().count("href") == html_text.count("href") else _HREF_ANY_CASE
+        )
+        out = pattern.sub(sign, html_text)
         pixel = self.pixel(message_id)
         end = out.rfind("</body>")
         if end < 0:
