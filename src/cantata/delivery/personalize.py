@@ -480,13 +480,13 @@ def check_template(
         ast = _parse(text, part=part, html=html)
     except TemplateSyntaxError as exc:
         return [TemplateProblem(exc.lineno, _syntax_reason(exc))]
-    refused = refusals(ast)
-    if refused:
-        return refused
-    unknown = unknown_names(ast, with_aliases(context))
-    if unknown or _has_open(context):
+    found = sorted(
+        [*refusals(ast), *unknown_names(ast, with_aliases(context))],
+        key=lambda p: p.line or 0,
+    )
+    if found or _has_open(context):
         # An open sample row reads any field as text: rendering it would report false errors.
-        return unknown
+        return found
     try:
         _build(ast, part=part, html=html).render(with_aliases(context))
     except FormatValueError:

@@ -29,6 +29,7 @@ from cantata.audience.text import RuleSyntaxError, parse_text
 from cantata.canvas.definition import Variable
 from cantata.canvas.problems import PathPart
 from cantata.canvas.schema import Strict
+from cantata.delivery.personalize import check_template, sample_context
 from cantata.errors import did_you_mean
 from cantata.model import Model
 
@@ -78,10 +79,14 @@ class SortKey(Strict):
 
 @dataclass(frozen=True)
 class Population:
-    """Rows of `entity` (their keys) and the columns carried along (name → type)."""
+    """Rows of `entity` (their keys) and the columns carried along (name → type).
+
+    `items` gives, for the collection columns an enrich made, their items' fields (name →
+    type), for checking templates; it is not part of a population's identity."""
 
     entity: str
     columns: Mapping[str, str] = field(default_factory=dict)
+    items: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
 
 
 class Mark(Enum):
@@ -200,7 +205,8 @@ class Scope:
             return None
 
     def template_text(self, setting: Sequence[PathPart], text: str) -> None:
-        """Check the `{{ vars.NAME }}` references of a template text."""
+        """Check the `{{ vars.NAME }}` references of a text where only variables are
+        replaced (alerts, variables passed on); channel templates use `message_template`."""
         if self.variables is None:
             return
         for block in _TEMPLATE_BLOCK.findall(text):
@@ -210,6 +216,25 @@ class Scope:
                         setting,
                         f"unknown variable vars.{name}{did_you_mean(name, self.variables)}",
                     )
+
+    def message_template(
+        self, setting: Sequence[PathPart], text: str, *, html: bool, flow: Population | None
+    ) -> None:
+        """Check a channel's template: syntax, the sandbox's refusals, every name and field
+        against sample rows of the population (`flow`, None when unknown), then a render."""
+        if flow is None:
+            context = sample_context(self.model, None, None, self.variables)
+        else:
+            context = sample_context(
+                self.model, flow.entity, flow.columns, self.variables, items=flow.items
+            )
+        multiline = "\n" in text.strip()
+        for found in check_template(text, html=html, context=context):
+            at_line = multiline and found.line is not None
+            self.problem(
+                setting,
+                f"template line {found.line}: {found.message}" if at_line else found.message,
+            )
 
     def template(self, setting: Sequence[PathPart], name: str) -> None:
         if self.templates is not None and name not in self.templates:

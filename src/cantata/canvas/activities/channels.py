@@ -107,8 +107,8 @@ class Webhook(Channel):
 
 def _check_channel(kind: str) -> Check:
     def check(scope: Scope, s: Channel, inbounds: Sequence[Inbound]) -> Mapping[str, Flow]:
-        _content(scope, s, kind)
         pop = population(inbounds)
+        _content(scope, s, kind, pop)
         if pop is not None:
             _audience(scope, s, kind, pop)
         return {"out": pop if pop is not None else Mark.UNKNOWN}
@@ -116,7 +116,7 @@ def _check_channel(kind: str) -> Check:
     return check
 
 
-def _content(scope: Scope, s: Channel, kind: str) -> None:
+def _content(scope: Scope, s: Channel, kind: str, pop: Population | None) -> None:
     given = [f for f in s.inline if getattr(s, f) is not None]
     if s.template is not None:
         scope.template(("template",), s.template)
@@ -129,10 +129,13 @@ def _content(scope: Scope, s: Channel, kind: str) -> None:
                     (f,),
                     f"missing {f!r}: {kind} needs a template or inline {', '.join(s.inline_required)}",
                 )
+    # Each part compiles and renders against sample rows of what flows in; an email's body
+    # is the HTML part (autoescaped).
     for f in given:
-        scope.template_text((f,), str(getattr(s, f)))
+        html = isinstance(s, Email) and f == "body"
+        scope.message_template((f,), str(getattr(s, f)), html=html, flow=pop)
     if isinstance(s, Webhook):
-        scope.template_text(("url",), s.url)
+        scope.message_template(("url",), s.url, html=False, flow=pop)
         if not s.url.startswith(("https://", "http://")):
             scope.problem(("url",), f"{s.url!r} is not an http(s) URL")
     if s.send_window is not None and s.send_window.start == s.send_window.end:

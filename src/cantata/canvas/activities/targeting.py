@@ -297,9 +297,11 @@ def _enrich(scope: Scope, s: Enrich, inbounds: Sequence[Inbound]) -> Mapping[str
         if agg.where is not None:
             scope.rule((*at, "where"), agg.where, relation.target)
         add((*at, "as"), name, _aggregate_type(scope, at, agg, relation.target))
+    items = dict(pop.items)  # collection column → its items' fields (for templates)
     for i, rel in enumerate(s.related):
         at = ("related", i)
         relation = to_many.get(rel.link)
+        fields: dict[str, str] = {}
         if relation is None:
             scope.problem((*at, "link"), _not_to_many(scope, entity, rel.link))
         else:
@@ -309,9 +311,14 @@ def _enrich(scope: Scope, s: Enrich, inbounds: Sequence[Inbound]) -> Mapping[str
             for j, key in enumerate(rel.sort):
                 scope.value((*at, "sort", j, "field"), key.field, target)
             for j, path in enumerate(rel.fields):
-                scope.path((*at, "fields", j), path, relation.target)
-        add((*at, "as"), rel.column or rel.link, COLLECTION)
-    return {"out": Population(entity, columns)}
+                resolved = scope.path((*at, "fields", j), path, relation.target)
+                if resolved is not None:
+                    fields[path.replace(".", "_")] = resolved.field.type.value
+        name = rel.column or rel.link
+        add((*at, "as"), name, COLLECTION)
+        if relation is not None and len(fields) == len(rel.fields):
+            items[name] = fields
+    return {"out": Population(entity, columns, {k: items[k] for k in items if k in columns})}
 
 
 def _not_to_many(scope: Scope, entity: str, link: str) -> str:
