@@ -1,0 +1,321 @@
+"""The dispatcher: claims due messages in batches, renders them, sends them through the
+channel's provider and records each outcome with its history event.
+
+Memory stays flat whatever the audience: only one batch is held at a time. Time is a
+parameter (`clock`, `sleep`): tests and the demo run it on a fast-forwarded clock.
+
+    dispatcher = Dispatcher(store, model, rules, providers={"email": smtp}, links=links)
+    await dispatcher.run(until_idle=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cantata.canvas.schema import parse_local_time
+from cantata.delivery import claims
+from cantata.delivery.activities import (
+    PAUSED,
+    SENDING,
+    DeliveryActivity,
+    delivery_activity,
+    finish_if_done,
+    set_status,
+)
+from cantata.delivery.claims import Claimed
+from cantata.delivery.content import Composer, Links
+from cantata.delivery.context import RenderContext, contexts
+from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.base import Provider
+from cantata.delivery.rules import Rules
+from cantata.delivery.windows import Window, next_allowed, quiet_window
+from cantata.errors import CantataError
+from cantata.model import Model
+from cantata.store.base import Store
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RateLimiter:
+    """A token bucket: at most `rate` messages a second, bursts of one second's worth."""
+
+    def __init__(self, rate: float, clock: Clock, sleep: Sleep) -> None:
+        self.rate, self.clock, self.sleep = rate, clock, sleep
+        self.tokens = rate
+        self.at = clock()
+
+    async def take(self, n: int) -> None:
+        now = self.clock()
+        self.tokens = min(self.rate, self.tokens + (now - self.at).total_seconds() * self.rate)
+        self.at = now
+        self.tokens -= n
+        if self.tokens < 0:
+            await self.sleep(-self.tokens / self.rate)
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    excluded: int = 0
+    deferred: int = 0
+    batches: int = 0
+    paused: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        model: Model,
+        rules: Rules,
+        providers: Mapping[str, Provider],
+        *,
+        links: Links | None = None,
+        clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
+        owner: str | None = None,
+        provider_rates: Mapping[str, float] | None = None,
+    ) -> None:
+        self.store, self.model, self.rules = store, model, rules
+        self.providers = providers
+        self.links = links
+        self.clock, self.sleep = clock, sleep
+        self.owner = owner or default_owner()
+        self.stats = Stats()
+        self._composers: dict[tuple[int, str], Composer] = {}
+        self._activities: dict[tuple[int, str], DeliveryActivity] = {}
+        self._limits: dict[Any, RateLimiter] = {
+            ("provider", ch): RateLimiter(rate, clock, sleep)
+            for ch, rate in (provider_rates or {}).items()
+        }
+        recipient = model.recipient
+        self._mail_fields = tuple(recipient.addresses().get("mail", []))
+        self._tz_field = (
+            rules.time_zone_field
+            if rules.time_zone_field and rules.time_zone_field in recipient.fields
+            else None
+        )
+
+    async def run(self, *, until_idle: bool = False, idle_sleep: float = 1.0) -> Stats:
+        """Dispatch batches; with `until_idle`, return when nothing is due now."""
+        while True:
+            if not await self.dispatch_batch():
+                if until_idle:
+                    return self.stats
+                await self.sleep(idle_sleep)
+
+    async def dispatch_batch(self) -> int:
+        """Claim, render, send and record one batch; return how many messages were claimed."""
+        now = self.clock()
+        batch = claims.claim(self.store, self.owner, now, self.rules.batch_size, self.rules.lease)
+        if not batch:
+            return 0
+        self.stats.claimed += len(batch)
+        self.stats.batches += 1
+        groups: dict[tuple[int, str], list[Claimed]] = {}
+        for c in batch:
+            groups.setdefault((c.run, c.activity), []).append(c)
+        for key, members in groups.items():
+            await self._dispatch_group(key, members, now)
+        return len(batch)
+
+    async def _dispatch_group(
+        self, key: tuple[int, str], members: list[Claimed], now: datetime
+    ) -> None:
+        activity = self._activity(key)
+        categories = {key: str(activity.settings.get("category", "marketing"))}
+        excluded = claims.recheck(self.store, self.rules, members, categories, now)
+        ctxs = contexts(
+            self.store,
+            self.model,
+            activity.rows,
+            activity.settings.get("per"),
+            [c.message_id for c in members if c.message_id not in excluded],
+        )
+        deferred: dict[str, datetime] = {}
+        sendable: list[tuple[Claimed, RenderContext]] = []
+        for c in members:
+            if c.message_id in excluded:
+                continue
+            ctx = ctxs.get(c.message_id)
+            if ctx is None:  # the recipient's row was deleted since the message was queued
+                excluded[c.message_id] = "no_recipient"
+                continue
+            at = next_allowed(now, self._windows(activity, ctx))
+            if at > now:
+                deferred[c.message_id] = at
+            else:
+                sendable.append((c, ctx))
+        if excluded:
+            claims.exclude(self.store, excluded, self.owner)
+            self.stats.excluded += len(excluded)
+        if deferred:
+            claims.defer(self.store, deferred, self.owner)
+            self.stats.deferred += len(deferred)
+        if not sendable:
+            finish_if_done(self.store, key[0], key[1], self.clock())
+            return
+        composer = self._composer(activity)
+        messages: list[Message] = []
+        outcomes: list[Outcome] = []
+        for c, ctx in sendable:
+            try:
+                messages.append(
+                    composer.message(
+                        c.message_id,
+                        c.recipient,
+                        c.address or "",
+                        ctx,
+                        run=activity.run,
+                        activity=activity.activity,
+                    )
+                )
+            except CantataError as exc:  # a value the template cannot render (StrictUndefined)
+                outcomes.append(Outcome(c.message_id, Status.FAILED, error=exc.message))
+        await self._throttle(activity, len(messages))
+        provider = self._provider(activity.channel)
+        if messages:
+            outcomes += await provider.send(messages)
+        done = self.clock()
+        recorded = claims.record(
+            self.store, self.rules, self.owner, [c for c, _ in sendable], outcomes, done
+        )
+        self.stats.sent += recorded.sent
+        self.stats.retried += recorded.retried
+        self.stats.failed += recorded.failed
+        self._count_errors(activity, outcomes)
+        finish_if_done(self.store, key[0], key[1], done)
+
+    def _activity(self, key: tuple[int, str]) -> DeliveryActivity:
+        found = delivery_activity(self.store, *key)
+        if found is None:
+            raise CantataError(f"no delivery activity {key[1]!r} for run {key[0]}")
+        self._activities[key] = found
+        return found
+
+    def _composer(self, activity: DeliveryActivity) -> Composer:
+        key = (activity.run, activity.activity)
+        if key not in self._composers:
+            self._composers[key] = Composer(
+                activity.channel,
+                activity.settings,
+                activity.variables,
+                where=f"{activity.campaign} run {activity.run}, node {activity.activity}",
+                links=self.links if activity.channel == "email" else None,
+                mail_fields=self._mail_fields,
+            )
+        return self._composers[key]
+
+    def _provider(self, channel: str) -> Provider:
+        provider = self.providers.get(channel)
+        if provider is None:
+            raise CantataError(
+                f"no provider for {channel}: add a [channels.{channel}] table to cantata.toml"
+            )
+        return provider
+
+    def _windows(self, activity: DeliveryActivity, ctx: RenderContext) -> list[Window]:
+        windows = []
+        window = activity.settings.get("send_window")
+        if window:
+            windows.append(
+                Window.of(
+                    parse_local_time(window["start"]),
+                    parse_local_time(window["end"]),
+                    ZoneInfo(activity.time_zone),
+                    window.get("days"),
+                )
+            )
+        quiet = self.rules.quiet_hours
+        if quiet is not None and activity.settings.get("category") == "marketing":
+            zone = _zone(ctx.recipient.get(self._tz_field) if self._tz_field else None)
+            windows.append(
+                quiet_window(quiet.start, quiet.end, zone or ZoneInfo(activity.time_zone))
+            )
+        return windows
+
+    async def _throttle(self, activity: DeliveryActivity, n: int) -> None:
+        rate = activity.settings.get("throttle_per_second")
+        if rate:
+            key = ("activity", activity.run, activity.activity)
+            limiter = self._limits.setdefault(key, RateLimiter(float(rate), self.clock, self.sleep))
+            await limiter.take(n)
+        provider_limit = self._limits.get(("provider", activity.channel))
+        if provider_limit is not None:
+            await provider_limit.take(n)
+
+    def _count_errors(self, activity: DeliveryActivity, outcomes: Sequence[Outcome]) -> None:
+        """Consecutive failures (retries included) pause the activity after the threshold."""
+        run, node = activity.run, activity.activity
+        errors = activity.consecutive_errors
+        for o in outcomes:
+            errors = 0 if o.status is Status.SENT else errors + 1
+        self.store.execute(
+            "UPDATE cantata_delivery_activity SET consecutive_errors = %s WHERE run = %s "
+            "AND activity = %s",
+            [errors, run, node],
+        )
+        if errors >= self.rules.pause_after_errors:
+            last = next((o.error for o in reversed(outcomes) if o.error), None)
+            set_status(
+                self.store,
+                run,
+                node,
+                PAUSED,
+                reason=f"paused after {errors} consecutive errors; last: {last}",
+            )
+            self.stats.paused.append((run, node))
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.close()
+
+
+def _zone(name: Any) -> ZoneInfo | None:
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def backlog(store: Store) -> int:
+    """Messages of sending activities still to go."""
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM cantata_delivery d JOIN cantata_delivery_activity a ON "
+            f"a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
+            "WHERE d.status IN ('pending', 'claimed')"
+        )
+        or 0
+    )
+
+
+def next_due(store: Store) -> datetime | None:
+    """When the next pending message of a sending activity is due (UTC)."""
+    at = store.scalar(
+        "SELECT min(d.next_attempt_at) FROM cantata_delivery d JOIN cantata_delivery_activity a "
+        f"ON a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
+        "WHERE d.status = 'pending'"
+    )
+    return at.replace(tzinfo=UTC) if isinstance(at, datetime) else None
