@@ -17,7 +17,9 @@ from cantata.tracking.app import tracking_app
 from cantata.tracking.settings import tracking_settings
 from cantata.workspace import Workspace
 
-app = typer.Typer(help="The tracking server: opens, clicks, unsubscribes, bounces.")
+app = typer.Typer(
+    help="The tracking server: opens, clicks, unsubscribes, bounces.", no_args_is_help=True
+)
 
 # With several workers uvicorn imports the app in each process: the workspace goes by env.
 WORKSPACE_ENV = "CANTATA_WORKSPACE"
