@@ -464,3 +464,27 @@ def test_serve_names_a_missing_secret_and_refuses_workers_on_duckdb(tmp_path: Pa
     )
     assert result.exit_code == 2
     assert "--workers > 1 needs a PostgreSQL store" in result.output
+
+
+# --- record_event directly ------------------------------------------------------------
+
+
+def test_record_event_fills_history_from_the_ledger_and_the_run(store: Store) -> None:
+    from cantata.tracking.feedback import record_event
+
+    stamp = NOW.replace(tzinfo=None)
+    store.execute(
+        "INSERT INTO cantata_run (id, campaign, version, status, variables, test_mode, as_of, "
+        "started_at) VALUES (7, 'spring', 3, 'running', '{}', false, %s, %s)",
+        [stamp, stamp],
+    )
+    add_message(store, "m1", secondary_key="b9")
+    assert record_event(store, "gone", "opened", at=NOW) is False
+    assert record_event(store, "m1", "delivered", at=NOW) is True
+    row = store.fetchone(
+        "SELECT campaign, campaign_version, activity, run_id, recipient, secondary_key, channel, "
+        'event, "at" FROM cantata_history'
+    )
+    assert row == ("spring", 3, "welcome", "7", "c1", "b9", "email", "delivered", stamp)
+    with pytest.raises(ValueError, match="unknown feedback event 'read'"):
+        record_event(store, "m1", "read", at=NOW)
