@@ -229,15 +229,18 @@ def refusals(ast: nodes.Template) -> list[TemplateProblem]:
     return found
 
 
+_COMPUTED_ATTR = "attr() with a computed name is refused: give a constant attribute name (sandbox)"
+
+
 def _filter_refusals(node: nodes.Filter, refuse: Callable[[nodes.Node, str], None]) -> None:
     # map's first positional argument names a filter (map("upper")), not an attribute.
     positional = node.args[1:] if node.name == "map" else node.args
     if node.name == "attr" and (node.dyn_args is not None or node.dyn_kwargs is not None):
-        refuse(node, "attr() needs a constant attribute name (sandbox)")
+        refuse(node, _COMPUTED_ATTR)
     for arg in [*positional, *(kw.value for kw in node.kwargs)]:
         value = _constant(arg)
         if value is missing and node.name == "attr":
-            refuse(node, "attr() needs a constant attribute name (sandbox)")
+            refuse(node, _COMPUTED_ATTR)
         elif isinstance(value, str):
             for piece in value.split("."):
                 if _private_or_refused(piece):
@@ -268,8 +271,9 @@ class _OpenRecord(dict[str, Any]):
 
 
 def _bound_names(ast: nodes.Template) -> set[str]:
-    """Names the template defines itself: loop targets, set, macro parameters, with."""
-    return {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    """Names the template defines itself: loop targets, set, macros and their parameters."""
+    names = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return names | {m.name for m in ast.find_all(nodes.Macro)}
 
 
 def _path_text(node: nodes.Node) -> str:
