@@ -1,0 +1,136 @@
+"""The webhook channel: signed JSON batches, one POST per target URL.
+
+Each message carries its rendered target (`content["url"]`, else the channel's `url`) and
+its rendered JSON (`content["body"]`, else the row `data`). A batch is grouped by target and
+each group is posted as `{"messages": [{"message_id", "recipient", "payload"}, ...]}` with
+`X-Cantata-Timestamp` and `X-Cantata-Signature: sha256=<hex HMAC-SHA256 of
+"{timestamp}.{body}">`. Receivers check it with `verify_signature` and deduplicate on
+`message_id` (a retried batch carries the same ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.http_client import (
+    ClientSettings,
+    Clock,
+    PooledClient,
+    optional_str,
+    outcome_for_error,
+    outcome_for_response,
+    provider_where,
+    required_str,
+    utc_now,
+)
+
+TIMESTAMP_HEADER = "X-Cantata-Timestamp"
+SIGNATURE_HEADER = "X-Cantata-Signature"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp` (Unix seconds)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str | int,
+    body: bytes | str,
+    header: str,
+    now: datetime | float,
+    tolerance: float = 300,
+) -> bool:
+    """Whether `header` is our signature of `body` at `timestamp`, and the timestamp is
+    within `tolerance` seconds of `now` (so a captured request cannot be replayed later)."""
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    current = now.timestamp() if isinstance(now, datetime) else float(now)
+    if abs(current - sent_at) > tolerance:
+        return False
+    raw = body.encode() if isinstance(body, str) else body
+    return hmac.compare_digest(sign(secret, str(sent_at), raw), header)
+
+
+class WebhookProvider:
+    name = "webhook"
+
+    def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
+        where = provider_where(self.name)
+        self.secret = required_str(config, "secret", where)
+        self.default_url = optional_str(config, "url", where)
+        self.client = PooledClient(ClientSettings.from_config(config, where))
+        self.clock = clock
+
+    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        groups: dict[str, list[tuple[Message, Any]]] = {}
+        for message in batch:
+            url = message.content.get("url") or self.default_url
+            if not url:
+                outcomes[message.message_id] = Outcome(
+                    message.message_id, Status.FAILED, error="the webhook has no target URL"
+                )
+                continue
+            try:
+                payload = _payload(message)
+            except ValueError as exc:
+                outcomes[message.message_id] = Outcome(
+                    message.message_id, Status.FAILED, error=f"the body is not JSON: {exc}"
+                )
+                continue
+            groups.setdefault(url, []).append((message, payload))
+        posted = await asyncio.gather(*(self._post(url, group) for url, group in groups.items()))
+        for group_outcomes in posted:
+            outcomes.update((o.message_id, o) for o in group_outcomes)
+        return [outcomes[m.message_id] for m in batch]
+
+    async def _post(self, url: str, group: list[tuple[Message, Any]]) -> list[Outcome]:
+        body = json.dumps(
+            {
+                "messages": [
+                    {"message_id": m.message_id, "recipient": m.recipient, "payload": payload}
+                    for m, payload in group
+                ]
+            },
+            default=str,  # dates and decimals in row data
+            ensure_ascii=False,
+        ).encode()
+        now = self.clock()
+        timestamp = str(int(now.timestamp()))
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+        }
+        try:
+            response = await self.client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return [outcome_for_error(m.message_id, exc) for m, _ in group]
+        return [outcome_for_response(m.message_id, response, now) for m, _ in group]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _payload(message: Message) -> Any:
+    body = message.content.get("body")
+    if body is None:
+        return dict(message.data)
+    return json.loads(body)
+
+
+def webhook_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> WebhookProvider:
+    return WebhookProvider(config, clock=clock)

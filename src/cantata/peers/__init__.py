@@ -1,0 +1,1 @@
+"""Local peers: real servers for tests, the demo and benchmarks."""
