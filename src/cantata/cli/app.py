@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cantata import __version__
-from cantata.cli import audience, campaign, generate, model, profile
+from cantata.cli import audience, campaign, delivery, generate, model, profile, tracking
 from cantata.cli.common import console, reports_errors
 from cantata.cli.demo import demo
 from cantata.cli.ingest import ingest
@@ -29,6 +29,8 @@ app.add_typer(profile.suppression_app, name="suppression")
 app.command("ingest")(ingest)
 app.command("demo")(demo)
 app.command("scheduler")(scheduler)
+app.command("dispatch")(delivery.dispatch)
+app.add_typer(tracking.app, name="tracking")
 
 
 @app.command("init")

@@ -25,6 +25,9 @@ from cantata.store.base import Store
 from cantata.tracking.links import TrackingLinks
 from cantata.tracking.settings import tracking_settings
 
+# Keys of a `[channels.NAME]` table the engine reads; the rest configure the provider.
+ENGINE_KEYS = frozenset({"rate_per_second"})
+
 
 def open_providers(rules: Rules) -> dict[str, Provider]:
     """One provider per configured channel (`[channels.email] provider = "smtp"` ...)."""
@@ -35,7 +38,8 @@ def open_providers(rules: Rules) -> dict[str, Provider]:
                 f"[channels.{channel}] is not a channel{did_you_mean(channel, CHANNELS)}",
                 where="cantata.toml",
             )
-        out[channel] = open_provider(config, where=f"cantata.toml [channels.{channel}]")
+        own = {k: v for k, v in config.items() if k not in ENGINE_KEYS}
+        out[channel] = open_provider(own, where=f"cantata.toml [channels.{channel}]")
     return out
 
 

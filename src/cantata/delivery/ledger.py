@@ -52,7 +52,7 @@ def queue(store: Store, model: Model, rules: Rules, target: Target, now: datetim
 def queue_sql(dialect: str, model: Model, rules: Rules, target: Target, now: datetime) -> str:
     recipient = model.recipient
     rkey = quote_ident(recipient.key)
-    joins, alias = _recipient_joins(model, target)
+    joins, alias = recipient_joins(model, target)
     address_fields = recipient.addresses().get(ADDRESS_CHANNEL.get(target.channel, ""), [])
     address = f"{alias}.{quote_ident(address_fields[0])}" if address_fields else "NULL"
     if target.channel == "webhook":
@@ -169,7 +169,7 @@ def _normalized(channel: str, addr: str) -> str:
     return addr
 
 
-def _recipient_joins(model: Model, target: Target) -> tuple[str, str]:
+def recipient_joins(model: Model, target: Target) -> tuple[str, str]:
     """JOINs from the worktable `w` to the recipient's row; the alias holding it."""
     recipient = model.recipient
     if target.per is None:

@@ -1,0 +1,187 @@
+"""Delivery commands: `cantata dispatch` (the dispatcher loop), and the campaign commands
+`report`, `preview`, `confirm` and `resume-sending` (registered on `cantata campaign`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cantata.canvas.definition import load_campaign
+from cantata.canvas.runtime import Runner
+from cantata.cli.campaign import FileArgument, NowOption, RunArgument, VarOption, _now, _variables
+from cantata.cli.campaign import app as campaign_app
+from cantata.cli.common import JsonOption, WorkspaceOption, console, print_json, reports_errors
+from cantata.cli.common import workspace as open_workspace
+from cantata.delivery.activities import confirm, delivery_activities, resume_activity
+from cantata.delivery.dispatcher import Stats
+from cantata.delivery.engine import DeliveryEngine, tracking_links
+from cantata.delivery.preview import preview
+from cantata.delivery.report import ActivityReport, campaign_report
+from cantata.errors import CantataError
+from cantata.workspace import Workspace
+
+
+@campaign_app.command("report")
+@reports_errors
+def report(
+    name: Annotated[str, typer.Argument(help="The campaign name.")],
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per activity.")] = False,
+) -> None:
+    """Per run and channel activity: targeted, excluded by reason, sent, delivered, bounced,
+    unique opens and clicks, unsubscribes, complaints, rates, and a timeline by hour."""
+    with open_workspace(ws_path) as ws:
+        found = campaign_report(ws.store, name)
+    if as_json:
+        print_json(found.as_json())
+    elif as_csv:
+        sys.stdout.write(found.as_csv())
+    elif not found.activities:
+        console.print(f"{escape(name)}: no message queued yet")
+    else:
+        console.print(_report_table(name, found.activities))
+        for a in found.activities:
+            if a.excluded:
+                reasons = ", ".join(f"{r} {n:,}" for r, n in a.excluded.items())
+                console.print(f"  run {a.run} {escape(a.activity)} excluded: {reasons}")
+
+
+def _report_table(name: str, activities: list[ActivityReport]) -> Table:
+    table = Table(title=f"campaign {name}")
+    for column in (
+        "run", "activity", "channel", "targeted", "excluded", "sent", "failed", "delivered",
+        "bounced", "opened", "clicked", "unsub.", "compl.", "open %", "click %",
+    ):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("activity", "channel") else "right")
+    for a in activities:
+        rates = a.rates
+        table.add_row(
+            str(a.run), escape(a.activity), a.channel, f"{a.targeted:,}",
+            f"{sum(a.excluded.values()):,}", f"{a.sent:,}", f"{a.failed:,}", f"{a.delivered:,}",
+            f"{a.bounced:,}", f"{a.opened:,}", f"{a.clicked:,}", f"{a.unsubscribed:,}",
+            f"{a.complained:,}", _percent(rates["open_rate"]), _percent(rates["click_rate"]),
+        )  # fmt: skip
+    return table
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f}"
+
+
+@campaign_app.command("preview")
+@reports_errors
+def preview_command(
+    file: FileArgument,
+    node: Annotated[str, typer.Argument(help="The channel activity's node id.")],
+    recipient: Annotated[str, typer.Option("--recipient", help="The recipient's key.")],
+    now: NowOption = None,
+    var: VarOption = None,
+    ws_path: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Render one recipient's message from a test run of the campaign (nothing is sent)."""
+    campaign = load_campaign(file)
+    with open_workspace(ws_path) as ws:
+        ws.apply_model()
+        message = preview(
+            ws.store,
+            ws.model,
+            campaign,
+            node,
+            recipient,
+            now=_now(now),
+            variables=_variables(campaign, var),
+            links=tracking_links(ws.settings.raw),
+        )
+    if as_json:
+        print_json({"to": message.address, "headers": message.headers, **message.content})
+        return
+    console.print(f"[bold]to[/]: {escape(message.address)}")
+    for header, value in message.headers.items():
+        console.print(f"[bold]{escape(header)}[/]: {escape(value)}")
+    for part, text in message.content.items():
+        console.rule(part)
+        console.print(escape(text), highlight=False)
+
+
+@campaign_app.command("confirm")
+@reports_errors
+def confirm_command(
+    run: RunArgument,
+    node: Annotated[
+        str | None, typer.Argument(help="The channel activity (default: every one waiting).")
+    ] = None,
+    now: NowOption = None,
+    ws_path: WorkspaceOption = None,
+) -> None:
+    """Confirm a one-off send that waits for it: its messages may go."""
+    with open_workspace(ws_path) as ws:
+        ws.apply_model()
+        runner = Runner(ws.store, ws.model)
+        waiting = [
+            a.activity
+            for a in delivery_activities(ws.store, status="awaiting_confirmation")
+            if a.run == run and node in (None, a.activity)
+        ]
+        if not waiting:
+            raise CantataError(f"run {run} has no channel activity awaiting confirmation")
+        for activity in waiting:
+            confirm(ws.store, runner, run, activity, _now(now))
+            console.print(f"run {run} {escape(activity)}: confirmed, sending")
+
+
+@campaign_app.command("resume-sending")
+@reports_errors
+def resume_sending(
+    run: RunArgument,
+    node: Annotated[str, typer.Argument(help="The paused channel activity.")],
+    ws_path: WorkspaceOption = None,
+) -> None:
+    """Resume a channel activity the dispatcher paused after consecutive errors."""
+    with open_workspace(ws_path) as ws:
+        resume_activity(ws.store, run, node)
+    console.print(f"run {run} {escape(node)}: sending again")
+
+
+@reports_errors
+def dispatch(
+    ws_path: WorkspaceOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Queue and send what is due now, then exit.")
+    ] = False,
+    idle: Annotated[float, typer.Option(help="Seconds to wait when nothing is due.")] = 1.0,
+) -> None:
+    """The dispatcher: queue the messages of channel activities runs reach, then claim, render
+    and send due messages in batches through the providers configured in cantata.toml."""
+    with open_workspace(ws_path) as ws:
+        ws.apply_model()
+        stats = asyncio.run(_dispatch(ws, once, idle))
+    console.print(
+        f"sent {stats.sent:,}  retried {stats.retried:,}  failed {stats.failed:,}  "
+        f"excluded {stats.excluded:,}  deferred {stats.deferred:,}"
+    )
+
+
+async def _dispatch(ws: Workspace, once: bool, idle: float) -> Stats:
+    engine = DeliveryEngine(ws.store, ws.model, ws.settings.raw)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while True:
+            stats = await engine.round()
+            if once or stop.is_set():
+                return stats
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=idle)
+    finally:
+        await engine.close()
