@@ -430,15 +430,24 @@ class CompiledMessage:
 
     def render(self, context: Mapping[str, Any]) -> dict[str, str]:
         """Every part rendered; TemplateError names the part and line of the first failure."""
-        ctx = with_aliases(context)
+        # One dict of globals and names for all parts, shared by their contexts: Template.render
+        # would merge the template's globals (a ChainMap) into a new dict for every part.
+        names = {**ENVIRONMENT.globals, **with_aliases(context)}
         out: dict[str, str] = {}
         for part, template in self.templates:
             try:
-                out[part] = template.render(ctx)
-            except Exception as exc:  # any failure of a user's template is that template's
-                raise TemplateError(
-                    _render_reason(exc), part=part, line=_error_line(exc, part), where=self.where
-                ) from exc
+                out[part] = "".join(template.root_render_func(template.new_context(names, True)))
+            except Exception:  # any failure of a user's template is that template's
+                out[part] = ""
+                try:
+                    ENVIRONMENT.handle_exception()  # re-raises with template lines in the traceback
+                except Exception as exc:
+                    raise TemplateError(
+                        _render_reason(exc),
+                        part=part,
+                        line=_error_line(exc, part),
+                        where=self.where,
+                    ) from exc
         return out
 
 
