@@ -438,7 +438,6 @@ class CompiledMessage:
             try:
                 out[part] = "".join(template.root_render_func(template.new_context(names, True)))
             except Exception:  # any failure of a user's template is that template's
-                out[part] = ""
                 try:
                     ENVIRONMENT.handle_exception()  # re-raises with template lines in the traceback
                 except Exception as exc:
