@@ -64,6 +64,11 @@ def test_a_message_renders_recipient_target_row_and_vars() -> None:
     assert compiled.parts == ("subject", "html")
 
 
+def test_a_null_field_prints_as_nothing() -> None:
+    assert render("Hi {{ recipient.first_name }}!", {"first_name": None}) == "Hi !"
+    assert render("{{ recipient.first_name or 'friend' }}", {"first_name": None}) == "friend"
+
+
 def test_row_and_target_are_one_row_whichever_the_caller_gives() -> None:
     compiled = compile_parts({"t": "{{ row.x }}/{{ target.x }}"})
     assert compiled.render({"target": {"x": 1}}) == {"t": "1/1"}

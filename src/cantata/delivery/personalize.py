@@ -159,8 +159,13 @@ def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith(".html")
 
 
+def _blank_if_null(value: Any) -> Any:
+    """A null field prints as nothing, not as "None"."""
+    return "" if value is None else value
+
+
 def _environment() -> _Sandbox:
-    env = _Sandbox(undefined=_Undefined, autoescape=_autoescape)
+    env = _Sandbox(undefined=_Undefined, autoescape=_autoescape, finalize=_blank_if_null)
     env.globals.clear()  # cycler, joiner, lipsum, namespace: nothing a message needs
     env.globals.update({"range": _range, "dict": dict})
     env.filters.update(FILTERS)
