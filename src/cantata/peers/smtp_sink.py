@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 # (recipient, index of this RCPT at the sink, from 0) -> the reply to give instead of 250.
 RcptPolicy = Callable[[str, int], "tuple[int, str] | None"]
@@ -135,6 +135,36 @@ class _SinkSMTP(SMTP):
         if self._original_transport is None:
             self._sink_handler.counts.connections += 1
         super().connection_made(transport)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd reads DATA a line at a time (an await and a log call per line, the sink's
+        # main cost); this reads up to the terminating dot in blocks of the stream limit.
+        # No size or line-length limits: the sink accepts whatever it is sent.
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        blocks = [b"\r\n"]  # so that a first line starting with "." is unstuffed too
+        while True:
+            try:
+                blocks.append(await self._reader.readuntil(b"\r\n.\r\n"))
+                break
+            except asyncio.LimitOverrunError as exc:
+                # No terminator within the limit: take what cannot hold its start.
+                blocks.append(await self._reader.readexactly(exc.consumed))
+        stuffed = b"".join(blocks)[: -len(b".\r\n")]
+        content = stuffed.replace(b"\r\n.", b"\r\n")[2:]  # RFC 5321 4.5.2 transparency
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.session is not None:
