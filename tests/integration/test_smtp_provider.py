@@ -4,9 +4,15 @@ server answer becomes an outcome."""
 from __future__ import annotations
 
 import asyncio
+import email as email_parser
+import email.policy as email_policy
+import json
+import signal
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +325,51 @@ def test_configuration_errors_name_the_key(config: dict[str, Any], error: str) -
     with pytest.raises(ConfigError, match="smtp provider") as caught:
         smtp_provider(config)
     assert error in str(caught.value)
+
+
+def test_dot_stuffed_lines_arrive_intact(sink: SmtpSink) -> None:
+    text = ".starts with a dot\n..two dots\n.\nend"
+    [outcome] = send(provider_for(sink), [email(1, subject="dots", text=text)])
+    assert outcome.status is Status.SENT
+    assert sink.messages[0].parsed().get_content() == text.replace("\n", "\r\n") + "\r\n"
+
+
+def test_the_sink_serves_many_connections_at_once(sink: SmtpSink) -> None:
+    outcomes = send(provider_for(sink, connections=20), [email(i) for i in range(200)])
+    assert all(o.status is Status.SENT for o in outcomes)
+    assert sink.counts.connections == 20
+    assert len({m.queue_id for m in sink.messages}) == 200
+
+
+def test_a_counting_sink_keeps_no_messages(tmp_path: Path) -> None:
+    with SmtpSink(keep=False) as counting:
+        send(provider_for(counting), [email(i) for i in range(5)])
+    assert counting.messages == []
+    assert counting.counts.messages == 5
+    assert counting.counts.bytes > 5 * 200
+
+
+def test_the_sink_as_a_process_spools_messages_and_prints_its_counts(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    command = [sys.executable, "-m", "cantata.peers.smtp_sink", "--spool", str(spool)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("listening on 127.0.0.1:")
+        port = int(first.strip().rsplit(":", 1)[1])
+        provider = smtp_provider({"host": "127.0.0.1", "port": port, "sender": "a@example.com"})
+        outcomes = send(provider, [email(i) for i in range(3)])
+        process.send_signal(signal.SIGTERM)
+        counts = json.loads(process.stdout.read())
+    assert [o.status for o in outcomes] == [Status.SENT] * 3
+    assert counts["messages"] == 3
+    files = sorted(spool.glob("*.eml"))
+    assert [f.name for f in files] == ["00000000.eml", "00000001.eml", "00000002.eml"]
+    ids = {parse_file(f)["X-Cantata-Message-Id"] for f in files}
+    assert ids == {"m00000", "m00001", "m00002"}
+
+
+def parse_file(path: Path) -> EmailMessage:
+    parsed = email_parser.message_from_bytes(path.read_bytes(), policy=email_policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
