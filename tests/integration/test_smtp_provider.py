@@ -322,7 +322,7 @@ def test_the_provider_is_found_by_its_entry_point(sink: SmtpSink) -> None:
     ],
 )
 def test_configuration_errors_name_the_key(config: dict[str, Any], error: str) -> None:
-    with pytest.raises(ConfigError, match="smtp provider") as caught:
+    with pytest.raises(ConfigError, match=r"\[channels.email\] \(smtp provider\)") as caught:
         smtp_provider(config)
     assert error in str(caught.value)
 

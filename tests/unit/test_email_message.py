@@ -159,3 +159,13 @@ def test_a_dkim_key_that_is_not_pem_is_a_config_error() -> None:
         DkimKey(
             "sel", "example.com", b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"
         )
+
+
+@pytest.mark.parametrize("subject", ["😀" * 30, "é" * 50, "a" + "中" * 40, "Été " * 30])
+def test_encoded_words_never_split_a_character(subject: str) -> None:
+    raw = compose(
+        message(content={"subject": subject, "text": "x"}), sender="a@b.c", domain="b.c", dkim=None
+    )
+    assert parse(raw)["Subject"] == subject.strip()
+    for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        assert len(line) <= 78

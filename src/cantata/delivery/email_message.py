@@ -60,6 +60,7 @@ _OWN_HEADERS = frozenset(
 )
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' (RFC 5322 ftext)
 _LINE_BREAKS = re.compile(r"[\r\n]+\s*")
+_WORD_BYTES = 42  # 56 base64 characters: "Subject: =?utf-8?b?...?=" fits 78 columns
 _TEXT_PART_HEADERS = (
     "Content-Type: {}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable"
 )
@@ -206,11 +207,27 @@ def _single_line(value: str) -> str:
 
 def _subject(value: str) -> str:
     value = _single_line(value)
-    if value.isascii() and len(value) <= 68:
-        return value
-    # RFC 2047 encoded words, folded; Header never splits a UTF-8 sequence.
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, header_name="Subject").encode(linesep="\r\n")
+    if value.isascii():
+        if len(value) <= 68:
+            return value
+        return Header(value, "us-ascii", header_name="Subject").encode(linesep="\r\n")
+    return _encoded_words(value)
+
+
+def _encoded_words(value: str) -> str:
+    """RFC 2047 base64 encoded words, folded, each line within 78 characters after
+    "Subject: ". Written here because email.header measures every character's encoded
+    length in Python: 80 % of compose()'s time with it."""
+    data = value.encode("utf-8")
+    words = []
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and 0x80 <= data[end] < 0xC0:
+            end -= 1  # never split a character's bytes across two words
+        words.append("=?utf-8?b?" + b64encode(data[start:end]).decode("ascii") + "?=")
+        start = end
+    return "\r\n ".join(words)
 
 
 @lru_cache(maxsize=4096)

@@ -24,7 +24,7 @@ from cantata.delivery.email_message import DkimKey, address_of, compose, domain_
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.errors import ConfigError, did_you_mean
 
-WHERE = "cantata.toml [channels] (smtp provider)"
+WHERE = "cantata.toml [channels.email] (smtp provider)"
 KEYS = {
     "provider",
     "host",
