@@ -373,3 +373,11 @@ def parse_file(path: Path) -> EmailMessage:
     parsed = email_parser.message_from_bytes(path.read_bytes(), policy=email_policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def test_a_421_closes_the_connection_and_leaves_the_rest_for_retry(sink: SmtpSink) -> None:
+    sink.policy = lambda rcpt, index: (421, "4.3.2 Service shutting down") if index == 2 else None
+    outcomes = send(provider_for(sink, connections=1), [email(i) for i in range(5)])
+    assert [o.status for o in outcomes] == [Status.SENT] * 2 + [Status.RETRY] * 3
+    assert outcomes[2].error == "421 4.3.2 Service shutting down"
+    assert outcomes[3].error == "not attempted: the SMTP connections failed"
