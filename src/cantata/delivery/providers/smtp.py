@@ -258,6 +258,8 @@ class SmtpProvider:
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
+            if refusal.code == 421:  # the server is closing this connection
+                raise _ConnectionLost(f"{refusal.code} {refusal.message}") from exc
             return _from_reply(message, refusal.code, refusal.message)
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code == 421:  # the server is closing this connection
