@@ -175,3 +175,29 @@ def test_entry_point_and_configuration_errors(tmp_path: Path) -> None:
         open_provider({"provider": "mail_file"}, where="x")
     with pytest.raises(ConfigError, match=r"unknown format 'parquett'.*'parquet'"):
         open_provider({"provider": "mail_file", "directory": "d", "format": "parquett"}, where="x")
+
+
+def test_a_foreign_file_at_our_path_is_a_retry_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "run_4_catalogue.csv").write_text("name,street\nBob,1 Main St\n")
+    provider = MailFileProvider({"directory": str(tmp_path)})
+    [outcome] = send(provider, [letter(1)])
+    assert outcome.status is Status.RETRY
+    assert "no message_id column" in (outcome.error or "")
+    assert (tmp_path / "run_4_catalogue.csv").read_text() == "name,street\nBob,1 Main St\n"
+
+
+@pytest.mark.parametrize("tail", ["", "dm0002,C2,An", "x" * 200_000])
+def test_torn_tails_of_any_length_are_cut(tmp_path: Path, tail: str) -> None:
+    before = MailFileProvider({"directory": str(tmp_path)})
+    send(before, [letter(1)])
+    close(before)
+    path = tmp_path / "run_4_catalogue.csv"
+    intact = path.read_bytes()
+    with path.open("a", encoding="utf-8") as f:
+        f.write(tail)
+
+    after = MailFileProvider({"directory": str(tmp_path)})
+    send(after, [letter(2)])
+    close(after)
+    assert path.read_bytes().startswith(intact)
+    assert [r["message_id"] for r in csv_rows(path)] == ["dm0001", "dm0002"]

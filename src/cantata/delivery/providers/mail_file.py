@@ -53,6 +53,34 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class MailFileError(Exception):
+    """The file at our path cannot be continued (it is not one we wrote)."""
+
+
+def _cut_torn_tail(path: Path, chunk: int = 65536) -> None:
+    """A crash inside a write leaves a torn last row that was never reported SENT: cut the
+    file back to its last complete line (reading backwards, so memory stays small)."""
+    with path.open("rb+") as raw:
+        end = raw.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        raw.seek(end - 1)
+        if raw.read(1) == b"\n":
+            return
+        position = end
+        while position > 0:
+            start = max(0, position - chunk)
+            raw.seek(start)
+            newline = raw.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                raw.truncate(start + newline + 1)
+                break
+            position = start
+        else:
+            raw.truncate(0)
+        os.fsync(raw.fileno())
+
+
 class MailFile(Protocol):
     name: str
     columns: list[str] | None  # None until the first row fixes them
@@ -74,22 +102,14 @@ class CsvMailFile:
         self._handle = self.path.open("a", encoding="utf-8", newline="")
 
     def _reload(self) -> None:
-        # A crash inside a write leaves a torn last row that was never reported SENT:
-        # cut back to the last complete line before reading.
-        with self.path.open("rb+") as raw:
-            data_end = raw.seek(0, os.SEEK_END)
-            if data_end:
-                raw.seek(max(0, data_end - 1))
-                if raw.read(1) != b"\n":
-                    raw.seek(0)
-                    whole = raw.read()
-                    raw.truncate(whole.rfind(b"\n") + 1)
-                    os.fsync(raw.fileno())
+        _cut_torn_tail(self.path)
         with self.path.open(encoding="utf-8", newline="") as text:
             reader = csv.reader(text)
             header = next(reader, None)
             if header is None:
                 return
+            if "message_id" not in header:
+                raise MailFileError(f"{self.path} has no message_id column: not a cantata file")
             self.columns = header
             at = header.index("message_id")
             self.seen.update(row[at] for row in reader if len(row) > at)
@@ -128,9 +148,12 @@ class ParquetMailFile:
             if not number.isdigit():
                 continue
             self.next_part = max(self.next_part, int(number) + 1)
-            if self.columns is None:
-                self.columns = pq.read_schema(part).names
-            ids = pq.read_table(part, columns=["message_id"]).column("message_id")
+            try:
+                if self.columns is None:
+                    self.columns = pq.read_schema(part).names
+                ids = pq.read_table(part, columns=["message_id"]).column("message_id")
+            except (pa.ArrowException, KeyError) as exc:
+                raise MailFileError(f"{part} cannot be read back: {exc}") from exc
             self.seen.update(str(i) for i in ids.to_pylist())
 
     def write(self, rows: list[Row]) -> None:
@@ -184,7 +207,7 @@ class MailFileProvider:
     def _write_group(self, stem: str, messages: list[Message]) -> list[Outcome]:
         try:
             mail_file = self._open(stem)
-        except OSError as exc:
+        except (OSError, MailFileError) as exc:
             return [_retry(m, exc) for m in messages]
         if mail_file.columns is None:
             mail_file.columns = _columns_for(messages)
@@ -241,11 +264,11 @@ def _row(message: Message) -> Row:
     return row
 
 
-def _retry_id(message_id: str, exc: OSError) -> Outcome:
+def _retry_id(message_id: str, exc: Exception) -> Outcome:
     return Outcome(message_id, Status.RETRY, error=f"cannot write the mail file: {exc}")
 
 
-def _retry(message: Message, exc: OSError) -> Outcome:
+def _retry(message: Message, exc: Exception) -> Outcome:
     return _retry_id(message.message_id, exc)
 
 
