@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,10 @@ def test_a_421_closes_the_connection_and_leaves_the_rest_for_retry(sink: SmtpSin
     assert [o.status for o in outcomes] == [Status.SENT] * 2 + [Status.RETRY] * 3
     assert outcomes[2].error == "421 4.3.2 Service shutting down"
     assert outcomes[3].error == "not attempted: the SMTP connections failed"
+
+
+def test_the_date_header_follows_the_provider_clock(sink: SmtpSink) -> None:
+    then = datetime(2026, 7, 14, 9, 30, tzinfo=UTC)
+    provider = SmtpProvider(provider_for(sink).settings, clock=lambda: then)
+    send(provider, [email(1)])
+    assert sink.messages[0].parsed()["Date"].datetime == then

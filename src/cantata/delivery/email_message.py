@@ -25,7 +25,7 @@ import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from cantata.delivery.message import Message
-from cantata.errors import ConfigError
+from cantata.errors import CantataError, ConfigError
 
 # Signed when present. RFC 8058 requires List-Unsubscribe and List-Unsubscribe-Post to be
 # covered by a valid DKIM signature for one-click unsubscribe to be honoured.
@@ -102,14 +102,19 @@ def generate_dkim_key(selector: str, domain: str, bits: int = 2048) -> tuple[Dki
     (`v=DKIM1; k=rsa; p=...`). Uses the openssl command, as dkimpy's own dknewkey does."""
     with tempfile.TemporaryDirectory() as tmp:
         key_file = Path(tmp) / "dkim.pem"
-        subprocess.run(
-            ["openssl", "genrsa", "-out", str(key_file), str(bits)], check=True, capture_output=True
-        )
-        public_der = subprocess.run(
-            ["openssl", "rsa", "-in", str(key_file), "-pubout", "-outform", "DER"],
-            check=True,
-            capture_output=True,
-        ).stdout
+        try:
+            subprocess.run(
+                ["openssl", "genrsa", "-out", str(key_file), str(bits)],
+                check=True,
+                capture_output=True,
+            )
+            public_der = subprocess.run(
+                ["openssl", "rsa", "-in", str(key_file), "-pubout", "-outform", "DER"],
+                check=True,
+                capture_output=True,
+            ).stdout
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise CantataError(f"generating a DKIM key needs the openssl command: {exc}") from exc
         pem = key_file.read_bytes()
     record = "v=DKIM1; k=rsa; p=" + b64encode(public_der).decode("ascii")
     return DkimKey(selector, domain, pem), record

@@ -13,8 +13,9 @@ import asyncio
 import os
 import re
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +151,11 @@ class _ConnectionLost(Exception):
 class SmtpProvider:
     name = "smtp"
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(
+        self, settings: SmtpSettings, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.settings = settings
+        self.clock = clock  # the Date header's clock (the demo fast-forwards); None: now
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -248,7 +252,8 @@ class SmtpProvider:
                 bad_address=True,
             )
         try:
-            raw = compose(message, sender=s.sender, domain=s.domain, dkim=s.dkim)
+            date = self.clock() if self.clock else None
+            raw = compose(message, sender=s.sender, domain=s.domain, dkim=s.dkim, date=date)
         except ValueError as exc:
             return Outcome(message.message_id, Status.FAILED, error=str(exc))
         options = [] if address.isascii() else ["SMTPUTF8"]
