@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -413,3 +416,26 @@ def test_configuration_errors_name_the_key(config: dict[str, Any], message: str)
     with pytest.raises(ConfigError, match=message) as error:
         open_provider(config, where="channels.x")
     assert config["provider"] in str(error.value)
+
+
+# --- the sink as its own process ----------------------------------------------------------
+
+
+def test_the_sink_runs_as_a_process_and_reports_its_count() -> None:
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "cantata.peers.http_sink"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sink.stdout is not None
+        first = sink.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:")
+        url = first.split()[-1]
+        outcomes = send(JsonSmsProvider({"url": f"{url}/sms"}), [sms(i) for i in range(5)])
+        assert [o.status for o in outcomes] == [Status.SENT] * 5
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        out, _ = sink.communicate(timeout=20)
+    assert json.loads(out) == {"requests": 5}
+    assert sink.returncode == 0

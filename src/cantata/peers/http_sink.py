@@ -7,8 +7,12 @@ usable as soon as the context manager is entered (the kernel queues early connec
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,11 +73,15 @@ class HttpSink:
     """`with HttpSink(policy) as sink: ... sink.url ... sink.requests`.
 
     `delay` (seconds, changeable while running) holds every answer back, to make a slow
-    server; requests still being held when the sink closes are dropped."""
+    server; requests still being held when the sink closes are dropped. With `keep=False`
+    it only counts requests (for long runs); the policy still sees each one."""
 
     policy: Policy = accept
     delay: float = 0.0
     host: str = "127.0.0.1"
+    port: int = 0  # 0: the OS picks a free one
+    keep: bool = True
+    count: int = field(default=0, init=False)
     _requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _server: uvicorn.Server | None = field(default=None, init=False)
@@ -101,7 +109,7 @@ class HttpSink:
         # protocol says TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self.port))
         sock.listen(2048)
         self._socket = sock
         config = uvicorn.Config(
@@ -158,8 +166,32 @@ class HttpSink:
             client_port=client.port if client else 0,
         )
         with self._lock:
-            self._requests.append(recorded)
+            self.count += 1
+            if self.keep:
+                self._requests.append(recorded)
         status, headers, body = self.policy(recorded)
         if self.delay > 0:
             await asyncio.sleep(self.delay)
         await Response(body, status_code=status, headers=dict(headers))(scope, receive, send)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sink as its own process (a local SMS endpoint for the demo or a benchmark,
+    without sharing the sender's GIL). Prints its URL, and its request count on SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m cantata.peers.http_sink")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    with HttpSink(host=args.host, port=args.port, delay=args.delay, keep=False) as sink:
+        print(f"listening on {sink.url}", flush=True)
+        stopped.wait()
+    json.dump({"requests": sink.count}, sys.stdout)
+    print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
