@@ -1,9 +1,9 @@
-"""Worktable names fit PostgreSQL's 63-byte identifiers (temporary suffix included) and stay
-distinct; slices read one port with the columns the transition carries."""
+"""Worktable names fit PostgreSQL's 63-byte identifiers and stay distinct; slices read one
+port with the columns the transition carries."""
 
 from __future__ import annotations
 
-from cantata.canvas.runtime.worktable import Slice, temporary, worktable_name
+from cantata.canvas.runtime.worktable import Slice, worktable_name
 
 
 def test_names_are_readable_and_fit_identifiers() -> None:
@@ -16,7 +16,7 @@ def test_names_are_readable_and_fit_identifiers() -> None:
         for part in ("", "complement")
     }
     assert len(names) == 4
-    assert all(len(temporary(n)) <= 63 and n.startswith("cantata_wt_2000000000_") for n in names)
+    assert all(len(n) <= 63 and n.startswith("cantata_wt_2000000000_") for n in names)
 
 
 def test_a_slice_selects_its_port_and_columns() -> None:

@@ -38,7 +38,9 @@ def enrich(ctx: NodeContext) -> Output:
     projection.append(f"'out' AS {q(PORT)}")
     table = ctx.table()
     select = f"SELECT {', '.join(projection)} FROM {rows.from_clause}"
-    return Output({"out": PortResult(Slice(table, "out", ctx.columns()))}, [Write(table, select)])
+    return Output(
+        {"out": PortResult(Slice(table, "out", ctx.columns()))}, [Write(table, select, "out")]
+    )
 
 
 def _source(ctx: NodeContext, rows: Rows, relation: Relation) -> str:

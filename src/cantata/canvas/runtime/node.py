@@ -55,8 +55,11 @@ class Arrival:
 class Write:
     """A worktable to write: `select` yields `_key`, the carried columns and `_port`."""
 
-    table: str  # the final name; the runner writes a temporary one and renames it
+    table: str  # created in the transaction that completes the node
     select: str
+    # The one port every row leaves by, when the select sets a constant `_port`: the
+    # statement's row count is then the port's, and the runner need not count by port.
+    port: str | None = None
 
 
 @dataclass(frozen=True)

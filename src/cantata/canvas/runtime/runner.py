@@ -6,14 +6,16 @@ settled; `and_join` when all it waits for have arrived; `or_join` and `end` at t
 arrival. An activity whose inputs will never arrive is skipped, and so, in turn, is what
 follows it.
 
-An activity's writes go to temporary tables; one transaction then renames them, runs its commit
-hooks (saving an audience, remembering incremental keys, recording an alert), records its
+An activity begins with its node run recorded as running (if the run still is: that is how a
+pause or stop takes effect). Then one transaction creates its worktables, runs its commit hooks
+(saving an audience, remembering incremental keys, recording an alert), records its
 transitions with their counts and marks the node done. After a crash a node is therefore
 either done — and never redone — or redone from its inputs, which are done and unchanged.
 
 The runner keeps nothing between calls: `start`, `resume`, `wake`, `resume_due_waits` and
 `complete_delivery` read the run from the store, advance it as far as it can go at `now`, and
 leave it completed, waiting (for a wait or a delivery), paused, suspended, stopped or failed.
+Within a call it reads the node runs and transitions once and keeps those it writes.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ from cantata.canvas.runtime.runs import (
     set_run_status,
     transitions,
 )
-from cantata.canvas.runtime.worktable import KEY, PORT, temporary
-from cantata.canvas.timestamps import db_time
+from cantata.canvas.runtime.worktable import KEY, PORT
+from cantata.canvas.timestamps import aware, db_time, utc
 from cantata.canvas.validate import Canvas, Transition, validate
 from cantata.errors import CantataError, did_you_mean
 from cantata.model import Model
@@ -95,6 +97,14 @@ Observer = Callable[[str, int, str], None]
 WaitHook = Callable[[int, str, datetime], None]
 
 RUN, SKIP, WAIT = "run", "skip", "wait"
+# What an activity left in the store: its node run and its transitions by (node, port).
+Recorded = tuple[NodeRun, dict[tuple[str, str], TransitionRecord]]
+
+
+class _NotRunning(Exception):
+    """The run was paused, stopped or suspended before an activity began: the run stops there."""
+
+
 log = logging.getLogger("cantata.runner")
 
 
@@ -369,24 +379,35 @@ class Runner:
             except CantataError as exc:
                 set_run_status(self.store, run_id, FAILED, finished_at=now, error=str(exc))
                 return
+            # Read once: each activity's records are then kept as written, not read back.
             nodes = node_runs(self.store, run_id)
             trans = transitions(self.store, run_id)
             for node_id in canvas.order:
-                if run_status(self.store, run_id) != RUNNING:
-                    break  # paused or stopped meanwhile, or suspended by the error policy
                 prior = nodes.get(node_id)
                 if prior is not None and _stays(prior):
                     continue
                 decision, arrivals = readiness(canvas, node_id, nodes, trans)
                 if decision == WAIT:
                     continue
-                if decision == SKIP:
-                    self._skip(run, node_id, _next_seq(nodes), now, fresh=prior is None)
+                recorded: Recorded | None
+                try:
+                    if decision == SKIP:
+                        recorded = self._skip(run, node_id, _next_seq(nodes), now, prior=prior)
+                    else:
+                        recorded = self._execute(
+                            run, canvas, node_id, arrivals, nodes, trans, variables, now
+                        )
+                except _NotRunning:
+                    break  # paused or stopped meanwhile, or suspended by the error policy
+                if recorded is None:  # failed: read back what the error policy recorded
+                    nodes.update(node_runs(self.store, run_id, node_id))
+                    trans.update(transitions(self.store, run_id, node_id))
                 else:
-                    self._execute(run, canvas, node_id, arrivals, nodes, trans, variables, now)
-                nodes.update(node_runs(self.store, run_id, node_id))
-                trans.update(transitions(self.store, run_id, node_id))
-            self._settle(run_id, canvas, now)
+                    nodes[node_id] = recorded[0]
+                    for stale in [k for k in trans if k[0] == node_id]:
+                        del trans[stale]  # an earlier attempt's, replaced in the store too
+                    trans.update(recorded[1])
+            self._settle(run, canvas, nodes, now)
         finally:
             unlock_run(self.store, run_id)
 
@@ -400,13 +421,17 @@ class Runner:
         trans: Mapping[tuple[str, str], TransitionRecord],
         variables: Mapping[str, Any],
         now: datetime,
-    ) -> None:
+    ) -> Recorded | None:
+        """Run one activity; return its node run and transitions as stored (None: failed)."""
         prior = nodes.get(node_id)
         resumed = prior is not None and prior.status in (NODE_WAITING, PENDING_DELIVERY)
         attempt = (prior.attempt + (0 if resumed else 1)) if prior else 1
         activated = [a.output_time for a in arrivals if a.state == "activated" and a.output_time]
         as_of = max(activated, default=run.as_of)
-        if not resumed:
+        if resumed:
+            if run_status(self.store, run.id) != RUNNING:
+                raise _NotRunning
+        else:
             self._record_start(run.id, node_id, RUNNING, attempt, as_of, now, fresh=prior is None)
             self._notify("started", run.id, node_id)
         ctx = NodeContext(
@@ -426,45 +451,59 @@ class Runner:
         clock = time.perf_counter()
         try:
             output = self._executor(canvas, node_id)(ctx)
-            counted = self._write(output.writes, statements)
-            self._notify("written", run.id, node_id)
-            ports = _resolve(output.ports, counted)
             seq = _next_seq(nodes)
+            done = output.status == DONE
+            # One transaction writes the worktables and records the node: a crash before its
+            # commit leaves no table and a running node, redone from its inputs.
             with self.store.transaction():
-                for write in output.writes:
-                    final = quote_ident(write.table)
-                    if prior is not None:  # only a completed earlier attempt left one
-                        self.store.execute(f"DROP TABLE IF EXISTS {final}")
-                    self.store.execute(
-                        f"ALTER TABLE {quote_ident(temporary(write.table))} RENAME TO {final}"
-                    )
+                counted = self._write(output.writes, statements, replace=prior is not None)
+                self._notify("written", run.id, node_id)
+                ports = _resolve(output.ports, counted)
                 for hook in output.on_commit:
                     hook()
                 statements += [{"sql": sql} for sql in ctx.statements]
-                done = output.status == DONE
+                recorded = {}
                 if done:
-                    self._record_transitions(run.id, node_id, ports, fresh=prior is None)
+                    recorded = self._record_transitions(run.id, node_id, ports, fresh=prior is None)
+                # The node run as stored, kept for the rest of the run (a resumed attempt
+                # keeps the as-of and start of the attempt that began it).
+                record = NodeRun(
+                    run.id,
+                    node_id,
+                    output.status,
+                    attempt,
+                    seq if done else None,
+                    prior.as_of if resumed and prior else as_of,
+                    output.wake_at,
+                    {p: r.count for p, r in ports.items() if r.count is not None},
+                    statements,
+                    json.loads(json.dumps(output.details, default=str)),  # as it reads back
+                    None,
+                    prior.started_at if resumed and prior else now,
+                    now if done else None,
+                    _elapsed(clock),
+                )
                 self.store.execute(
                     "UPDATE cantata_node_run SET status = %s, attempt = %s, seq = %s, wake_at = %s, "
                     "counts = %s, statements = %s, details = %s, error = NULL, finished_at = %s, "
                     "elapsed_ms = %s WHERE run = %s AND node = %s",
                     [
-                        output.status,
+                        record.status,
                         attempt,
-                        seq if done else None,
+                        record.seq,
                         db_time(output.wake_at) if output.wake_at else None,
-                        json.dumps({p: r.count for p, r in ports.items() if r.count is not None}),
+                        json.dumps(record.counts),
                         json.dumps(statements),
-                        json.dumps(output.details, default=str),
+                        json.dumps(record.details),
                         db_time(now) if done else None,
-                        _elapsed(clock),
+                        record.elapsed_ms,
                         run.id,
                         node_id,
                     ],
                 )
         except Exception as exc:  # the run's error boundary: recorded, then the policy applies
             self._fail(run.id, canvas, node_id, statements, exc, now, _elapsed(clock))
-            return
+            return None
         hooks = list(output.after_commit)
         if output.status == NODE_WAITING and not resumed and self.on_wait is not None:
             on_wait, wake_at = self.on_wait, output.wake_at
@@ -480,6 +519,7 @@ class Runner:
                     "run %s, %s: a hook failed after the activity completed", run.id, node_id
                 )
         self._notify("committed", run.id, node_id)
+        return _as_stored(record), recorded
 
     def _executor(self, canvas: Canvas, node_id: str) -> Executor:
         kind = canvas.activities[node_id].type
@@ -492,43 +532,47 @@ class Runner:
         return EXECUTORS[kind.name]
 
     def _write(
-        self, writes: Sequence[Write], statements: list[dict[str, Any]]
+        self, writes: Sequence[Write], statements: list[dict[str, Any]], *, replace: bool
     ) -> dict[str, dict[str, int]]:
-        """Fill each write's temporary table; return its rows per port."""
+        """Create each write's worktable (replacing one a completed earlier attempt left, a
+        wait's or a hand-back's: `replace`); return its rows per port."""
         counted: dict[str, dict[str, int]] = {}
         for write in writes:
-            tmp = quote_ident(temporary(write.table))
-            # A temporary table left by an interrupted attempt is replaced.
-            if self.store.dialect == "duckdb":
-                create = f"CREATE OR REPLACE TABLE {tmp} AS {write.select}"
-            else:
-                self.store.execute(f"DROP TABLE IF EXISTS {tmp}")
-                create = f"CREATE TABLE {tmp} AS {write.select}"
+            table = quote_ident(write.table)
+            create = f"CREATE TABLE {table} AS {write.select}"
+            if replace and self.store.dialect == "duckdb":
+                create = f"CREATE OR REPLACE TABLE {table} AS {write.select}"
+            elif replace:
+                self.store.execute(f"DROP TABLE IF EXISTS {table}")
             entry: dict[str, Any] = {"sql": create}
             statements.append(entry)  # logged before it runs: a failing statement shows too
             clock = time.perf_counter()
-            self.store.execute(entry["sql"])
+            written = self.store.execute(entry["sql"])
             entry["ms"] = _elapsed(clock)
-            analyze(self.store, temporary(write.table))
+            analyze(self.store, write.table)
+            if write.port is not None and written >= 0:  # both engines report a CTAS's rows
+                counted[write.table] = {write.port: written}
+                continue
             rows = self.store.fetchall(
-                f"SELECT {quote_ident(PORT)}, count(*) FROM {tmp} GROUP BY {quote_ident(PORT)}"
+                f"SELECT {quote_ident(PORT)}, count(*) FROM {table} GROUP BY {quote_ident(PORT)}"
             )
             counted[write.table] = {str(port): int(n) for port, n in rows}
         return counted
 
     def _record_transitions(
         self, run_id: int, node: str, ports: Mapping[str, PortResult], *, fresh: bool
-    ) -> None:
+    ) -> dict[tuple[str, str], TransitionRecord]:
         if not fresh:  # an earlier attempt (a wait, a hand-back) may have recorded some
             self.store.execute(
                 "DELETE FROM cantata_transition WHERE run = %s AND node = %s", [run_id, node]
             )
         if not ports:
-            return
+            return {}
+        records = {}
         values: list[Any] = []
         for port, result in ports.items():
             found = result.slice
-            values += [
+            record = TransitionRecord(
                 run_id,
                 node,
                 port,
@@ -536,6 +580,16 @@ class Runner:
                 found.port if found else None,
                 result.count,
                 result.activated,
+            )
+            records[(node, port)] = record
+            values += [
+                record.run,
+                record.node,
+                record.port,
+                record.worktable,
+                record.slice,
+                record.row_count,
+                record.activated,
             ]
         rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(ports))
         self.store.execute(
@@ -543,6 +597,7 @@ class Runner:
             f"activated) VALUES {rows}",
             values,
         )
+        return records
 
     def _fail(
         self,
@@ -581,12 +636,16 @@ class Runner:
                     self.store, run_id, status, finished_at=finished, error=f"{node_id}: {error}"
                 )
 
-    def _skip(self, run: Run, node_id: str, seq: int, now: datetime, *, fresh: bool) -> None:
-        self._record_start(run.id, node_id, SKIPPED, 0, run.as_of, now, fresh=fresh)
-        self.store.execute(
-            "UPDATE cantata_node_run SET seq = %s, finished_at = %s WHERE run = %s AND node = %s",
-            [seq, db_time(now), run.id, node_id],
+    def _skip(
+        self, run: Run, node_id: str, seq: int, now: datetime, *, prior: NodeRun | None
+    ) -> Recorded:
+        self._record_start(
+            run.id, node_id, SKIPPED, 0, run.as_of, now, fresh=prior is None, seq=seq, done=True
         )
+        record = NodeRun(
+            run.id, node_id, SKIPPED, 0, seq, run.as_of, None, {}, [], {}, None, now, now, None
+        )
+        return _as_stored(record), {}
 
     def _record_start(
         self,
@@ -598,47 +657,51 @@ class Runner:
         now: datetime,
         *,
         fresh: bool,
+        seq: int | None = None,
+        done: bool = False,
     ) -> None:
-        """The node run as it begins (one statement: it replaces an earlier attempt's)."""
-        if fresh:  # the usual case: a plain insert costs a fraction of the upsert on DuckDB
-            self.store.execute(
-                "INSERT INTO cantata_node_run (run, node, status, attempt, as_of, started_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                [run_id, node_id, status, attempt, db_time(as_of), db_time(now)],
-            )
-            return
-        self.store.execute(
-            "INSERT INTO cantata_node_run (run, node, status, attempt, as_of, started_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run, node) DO UPDATE SET "
-            "status = excluded.status, attempt = excluded.attempt, as_of = excluded.as_of, "
-            "started_at = excluded.started_at, seq = NULL, wake_at = NULL, counts = NULL, "
-            "statements = NULL, details = NULL, error = NULL, finished_at = NULL, "
-            "elapsed_ms = NULL",
-            [run_id, node_id, status, attempt, db_time(as_of), db_time(now)],
+        """The node run as it begins (a skip: as it ends, `done`), in one statement that
+        replaces an earlier attempt's — if the run is still running: else `_NotRunning`."""
+        sql = (
+            "INSERT INTO cantata_node_run (run, node, status, attempt, as_of, started_at, seq, "
+            "finished_at) SELECT %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS "
+            "(SELECT 1 FROM cantata_run WHERE id = %s AND status = %s)"
         )
+        if not fresh:  # the usual case is fresh: a plain insert costs less than the upsert
+            sql += (
+                " ON CONFLICT (run, node) DO UPDATE SET status = excluded.status, "
+                "attempt = excluded.attempt, as_of = excluded.as_of, "
+                "started_at = excluded.started_at, seq = excluded.seq, wake_at = NULL, "
+                "counts = NULL, statements = NULL, details = NULL, error = NULL, "
+                "finished_at = excluded.finished_at, elapsed_ms = NULL"
+            )
+        params = [run_id, node_id, status, attempt, db_time(as_of), db_time(now)]
+        params += [seq, db_time(now) if done else None, run_id, RUNNING]
+        if self.store.execute(sql, params) == 0:
+            raise _NotRunning
 
-    def _settle(self, run_id: int, canvas: Canvas, now: datetime) -> None:
-        if run_status(self.store, run_id) != RUNNING:
-            return
-        nodes = node_runs(self.store, run_id)
+    def _settle(
+        self, run: Run, canvas: Canvas, nodes: Mapping[str, NodeRun], now: datetime
+    ) -> None:
+        """Record where the run stopped; a run paused or stopped meanwhile stays so."""
         statuses = [nodes[n].status if n in nodes else None for n in canvas.order]
         if all(s in SETTLED for s in statuses):
-            set_run_status(self.store, run_id, COMPLETED, finished_at=now)
-            run = load_run(self.store, run_id)
-            if not run.test_mode and canvas.campaign.schedule.once is not None:
+            moved = set_run_status(self.store, run.id, COMPLETED, finished_at=now, only=RUNNING)
+            if moved and not run.test_mode and canvas.campaign.schedule.once is not None:
                 record = lifecycle.campaign_record(self.store, run.campaign)
                 if record.state == lifecycle.LIVE:
                     lifecycle.move(self.store, run.campaign, "complete", now=now)
         elif any(s in (NODE_WAITING, PENDING_DELIVERY) for s in statuses):
-            set_run_status(self.store, run_id, WAITING)
+            set_run_status(self.store, run.id, WAITING, only=RUNNING)
         else:
             stuck = [n for n, s in zip(canvas.order, statuses, strict=True) if s not in SETTLED]
             set_run_status(
                 self.store,
-                run_id,
+                run.id,
                 FAILED,
                 finished_at=now,
                 error=f"no activity can run any more; unsettled: {', '.join(stuck)}",
+                only=RUNNING,
             )
 
     def _notify(self, event: str, run_id: int, node: str) -> None:
@@ -768,6 +831,17 @@ def _stored(variables: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return out
+
+
+def _as_stored(record: NodeRun) -> NodeRun:
+    """A node run as reading it back gives it: times in UTC, to the microsecond."""
+    return replace(
+        record,
+        as_of=aware(db_time(record.as_of)),
+        wake_at=utc(db_time(record.wake_at)) if record.wake_at else None,
+        started_at=aware(db_time(record.started_at)),
+        finished_at=utc(db_time(record.finished_at)) if record.finished_at else None,
+    )
 
 
 def _elapsed(clock: float) -> float:

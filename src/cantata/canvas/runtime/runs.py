@@ -195,12 +195,19 @@ def set_run_status(
     *,
     finished_at: datetime | None = None,
     error: str | None = None,
-) -> None:
-    store.execute(
+    only: str | None = None,
+) -> bool:
+    """Set a run's status (`only` from that status: a run paused meanwhile stays paused);
+    return whether it changed."""
+    params = [status, db_time(finished_at) if finished_at else None, error, run_id]
+    sql = (
         "UPDATE cantata_run SET status = %s, finished_at = %s, error = COALESCE(%s, error) "
-        "WHERE id = %s",
-        [status, db_time(finished_at) if finished_at else None, error, run_id],
+        "WHERE id = %s"
     )
+    if only is not None:
+        sql += " AND status = %s"
+        params.append(only)
+    return store.execute(sql, params) != 0
 
 
 def run_status(store: Store, run_id: int) -> str:

@@ -56,7 +56,7 @@ def _written(
     results = {
         p: PortResult(Slice(table, p, ctx.columns(p)), skip_empty=p in skip_empty) for p in ports
     }
-    return Write(table, select), results
+    return Write(table, select, ports[0] if len(ports) == 1 else None), results
 
 
 def _one_table(ctx: NodeContext, select: str, ports: Sequence[str] = ("out",)) -> Output:

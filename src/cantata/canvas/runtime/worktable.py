@@ -6,10 +6,9 @@ leaves by. A transition is a *slice* of a worktable — its rows with one `_port
 that pass their input on unchanged (fork, wait, test, alert, save_audience...) point at the
 slice they received and copy nothing.
 
-Writes are atomic: the activity's statement fills `<name>_tmp`, then the runner renames it and
-records the node as done in one transaction. A crash before that commit leaves at most the
-temporary table, which the redo replaces; a crash after it leaves a completed node, which is
-never redone.
+Writes are atomic: the runner creates an activity's worktables and records the node as done in
+one transaction. A crash before that commit leaves no table, and the node is redone from its
+inputs; a crash after it leaves a completed node, which is never redone.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from cantata.store.base import Store, quote_ident
 KEY = "_key"
 PORT = "_port"
 PREFIX = "cantata_wt_"
-_TMP = "_tmp"
 _MAX_IDENTIFIER = 63  # PostgreSQL silently truncates longer names
 _RUN_OF = re.compile(rf"^{PREFIX}(\d+)_")
 
@@ -33,15 +31,10 @@ _RUN_OF = re.compile(rf"^{PREFIX}(\d+)_")
 def worktable_name(run_id: int, node: str, part: str = "") -> str:
     """The worktable of a node (and of one `part` when a node writes several)."""
     name = f"{PREFIX}{run_id}_{node}" + (f"__{part}" if part else "")
-    if len(name) + len(_TMP) > _MAX_IDENTIFIER:
+    if len(name) > _MAX_IDENTIFIER:
         digest = hashlib.sha1(f"{node}/{part}".encode()).hexdigest()[:16]
         name = f"{PREFIX}{run_id}_{digest}"
     return name
-
-
-def temporary(name: str) -> str:
-    """Where a worktable is written before the commit that makes it the node's output."""
-    return name + _TMP
 
 
 def sql_string(text: str) -> str:
@@ -77,7 +70,7 @@ def existing_worktables(store: Store) -> list[str]:
 
 
 def drop_worktables(store: Store, run_id: int) -> int:
-    """Drop every worktable of a run (temporary ones included); return how many."""
+    """Drop every worktable of a run; return how many."""
     names = [n for n in existing_worktables(store) if _run_of(n) == run_id]
     for name in names:
         store.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
