@@ -410,12 +410,30 @@ def test_entry_points_build_every_http_provider(sink: HttpSink) -> None:
         ({"provider": "webhook"}, "missing 'secret'"),
         ({"provider": "http_json", "url": "http://x", "timeout": 0}, "'timeout' must be"),
         ({"provider": "http_json", "url": "http://x", "max_connections": "4"}, "'max_connections'"),
+        (
+            {"provider": "twilio", "account_sid": "A", "auth_tokn": "t"},
+            "unknown key 'auth_tokn'.*'auth_token'",
+        ),
+        (
+            {"provider": "webhook", "secret_env": "CANTATA_TEST_UNSET_VARIABLE"},
+            "CANTATA_TEST_UNSET_VARIABLE is not set",
+        ),
     ],
 )
 def test_configuration_errors_name_the_key(config: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         open_provider(config, where="channels.x")
-    assert config["provider"] in str(error.value)
+    assert f"({config['provider']} provider)" in str(error.value)
+    assert "cantata.toml [channels." in str(error.value)
+
+
+def test_credentials_can_come_from_the_environment(
+    sink: HttpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANTATA_TEST_SMS_TOKEN", "from-env")
+    provider = JsonSmsProvider({"url": sink.url, "token_env": "CANTATA_TEST_SMS_TOKEN"})
+    send(provider, [sms(1)])
+    assert sink.requests[0].headers["authorization"] == "Bearer from-env"
 
 
 # --- the sink as its own process ----------------------------------------------------------

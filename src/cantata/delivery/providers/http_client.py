@@ -8,8 +8,9 @@ Retry-After, in seconds or as an HTTP-date) · any other status → FAILED.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 
 from cantata.delivery.message import Message, Outcome, Status
-from cantata.errors import ConfigError
+from cantata.errors import ConfigError, did_you_mean
 
 Clock = Callable[[], datetime]
 
@@ -166,9 +167,37 @@ class PooledClient:
         self._loop = None
 
 
-def provider_where(name: str) -> str:
-    """Where a provider's configuration error is: its channel table's `provider` key."""
-    return f"[channels] provider = {name!r}"
+def provider_where(channel: str, name: str) -> str:
+    """Where a provider's configuration error is: its channel's table in cantata.toml."""
+    return f"cantata.toml [channels.{channel}] ({name} provider)"
+
+
+CLIENT_KEYS = frozenset({"provider", "timeout", "max_connections"})
+
+
+def check_keys(config: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """An unknown key is an error naming it (and the nearest known one): a misspelt
+    `auth_tokn` must not silently fall back to a default."""
+    valid = set(known)
+    for key in config:
+        if key not in valid:
+            raise ConfigError(f"unknown key {key!r}{did_you_mean(key, valid)}", where=where)
+
+
+def secret(config: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    """A credential given as `key = "..."` or, to keep it out of the file, as
+    `key_env = "VARIABLE"` naming an environment variable."""
+    variable = config.get(f"{key}_env")
+    if variable is not None:
+        if not isinstance(variable, str) or not variable:
+            raise ConfigError(f"'{key}_env' must name an environment variable", where=where)
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(f"'{key}_env': the variable {variable} is not set", where=where)
+        return value
+    if required:
+        return required_str(config, key, where)
+    return optional_str(config, key, where)
 
 
 def missing_part(message: Message, part: str) -> Outcome | None:

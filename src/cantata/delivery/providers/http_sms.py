@@ -14,9 +14,11 @@ import httpx
 
 from cantata.delivery.message import Message, Outcome
 from cantata.delivery.providers.http_client import (
+    CLIENT_KEYS,
     ClientSettings,
     Clock,
     PooledClient,
+    check_keys,
     json_field,
     missing_part,
     optional_str,
@@ -24,11 +26,16 @@ from cantata.delivery.providers.http_client import (
     outcome_for_response,
     provider_where,
     required_str,
+    secret,
     utc_now,
 )
 
 # Twilio error codes meaning the number itself cannot receive SMS.
 TWILIO_BAD_NUMBER = {21211, 21614}  # invalid 'To' number · 'To' is not a mobile number
+KEYS_JSON = CLIENT_KEYS | {"url", "from", "token", "token_env"}
+KEYS_TWILIO = CLIENT_KEYS | {
+    "base_url", "account_sid", "auth_token", "auth_token_env", "from", "status_callback",
+}  # fmt: skip
 
 
 class JsonSmsProvider:
@@ -38,10 +45,11 @@ class JsonSmsProvider:
     name = "http_json"
 
     def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where(self.name)
+        where = provider_where("sms", self.name)
+        check_keys(config, KEYS_JSON, where)
         self.url = required_str(config, "url", where)
         self.sender = optional_str(config, "from", where)
-        token = optional_str(config, "token", where)
+        token = secret(config, "token", where, required=False)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = PooledClient(ClientSettings.from_config(config, where), headers=headers)
         self.clock = clock
@@ -84,10 +92,12 @@ class TwilioProvider:
     name = "twilio"
 
     def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where(self.name)
+        where = provider_where("sms", self.name)
+        check_keys(config, KEYS_TWILIO, where)
         base_url = optional_str(config, "base_url", where) or "https://api.twilio.com"
         account_sid = required_str(config, "account_sid", where)
-        auth_token = required_str(config, "auth_token", where)
+        auth_token = secret(config, "auth_token", where, required=True)
+        assert auth_token is not None
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.sender = optional_str(config, "from", where)
         self.status_callback = optional_str(config, "status_callback", where)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cantata.delivery.message import Message, Outcome, Status
-from cantata.delivery.providers.http_client import provider_where, required_str
+from cantata.delivery.providers.http_client import check_keys, provider_where, required_str
 from cantata.errors import ConfigError, did_you_mean
 
 FORMATS = ("csv", "parquet")
@@ -180,7 +180,8 @@ class MailFileProvider:
     name = "mail_file"
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        where = provider_where(self.name)
+        where = provider_where("direct_mail", self.name)
+        check_keys(config, {"provider", "directory", "format"}, where)
         self.directory = Path(required_str(config, "directory", where))
         self.format = config.get("format", "csv")
         if self.format not in FORMATS:

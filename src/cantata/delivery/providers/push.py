@@ -16,9 +16,11 @@ import httpx
 
 from cantata.delivery.message import Message, Outcome
 from cantata.delivery.providers.http_client import (
+    CLIENT_KEYS,
     ClientSettings,
     Clock,
     PooledClient,
+    check_keys,
     json_field,
     missing_part,
     optional_str,
@@ -26,6 +28,7 @@ from cantata.delivery.providers.http_client import (
     outcome_for_response,
     provider_where,
     required_str,
+    secret,
     utc_now,
 )
 
@@ -33,6 +36,8 @@ from cantata.delivery.providers.http_client import (
 APNS_ID_NAMESPACE = uuid.UUID("6f1c3f0e-5d4b-5a8e-9c1e-2b7d4a90c3aa")
 APNS_BAD_TOKEN_REASONS = {"BadDeviceToken", "Unregistered"}
 FCM_BAD_TOKEN_CODES = {"UNREGISTERED"}
+KEYS_FCM = CLIENT_KEYS | {"base_url", "project", "token", "token_env"}
+KEYS_APNS = CLIENT_KEYS | {"base_url", "topic", "token", "token_env"}
 
 
 def apns_id(message_id: str) -> str:
@@ -58,11 +63,12 @@ class FcmProvider:
     name = "fcm"
 
     def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where(self.name)
+        where = provider_where("push", self.name)
+        check_keys(config, KEYS_FCM, where)
         base_url = optional_str(config, "base_url", where) or "https://fcm.googleapis.com"
         project = required_str(config, "project", where)
         self.url = f"{base_url.rstrip('/')}/v1/projects/{quote(project, safe='')}/messages:send"
-        token = optional_str(config, "token", where)
+        token = secret(config, "token", where, required=False)
         self.client = PooledClient(
             ClientSettings.from_config(config, where), headers=_bearer(token)
         )
@@ -114,11 +120,12 @@ class ApnsProvider:
     name = "apns"
 
     def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where(self.name)
+        where = provider_where("push", self.name)
+        check_keys(config, KEYS_APNS, where)
         base_url = optional_str(config, "base_url", where) or "https://api.push.apple.com"
         self.base_url = base_url.rstrip("/")
         self.topic = required_str(config, "topic", where)
-        token = optional_str(config, "token", where)
+        token = secret(config, "token", where, required=False)
         self.client = PooledClient(
             ClientSettings.from_config(config, where), headers=_bearer(token)
         )

@@ -22,19 +22,22 @@ import httpx
 
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.http_client import (
+    CLIENT_KEYS,
     ClientSettings,
     Clock,
     PooledClient,
+    check_keys,
     optional_str,
     outcome_for_error,
     outcome_for_response,
     provider_where,
-    required_str,
+    secret,
     utc_now,
 )
 
 TIMESTAMP_HEADER = "X-Cantata-Timestamp"
 SIGNATURE_HEADER = "X-Cantata-Signature"
+KEYS = CLIENT_KEYS | {"secret", "secret_env", "url"}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -68,8 +71,11 @@ class WebhookProvider:
     name = "webhook"
 
     def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where(self.name)
-        self.secret = required_str(config, "secret", where)
+        where = provider_where("webhook", self.name)
+        check_keys(config, KEYS, where)
+        signing_secret = secret(config, "secret", where, required=True)
+        assert signing_secret is not None
+        self.secret = signing_secret
         self.default_url = optional_str(config, "url", where)
         self.client = PooledClient(ClientSettings.from_config(config, where))
         self.clock = clock
