@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -457,3 +459,13 @@ def test_the_sink_runs_as_a_process_and_reports_its_count() -> None:
         out, _ = sink.communicate(timeout=20)
     assert json.loads(out) == {"requests": 5}
     assert sink.returncode == 0
+
+
+def test_every_configuration_key_is_documented() -> None:
+    from cantata.delivery.providers import http_sms, push, webhook
+
+    docs = (Path(__file__).parents[2] / "docs" / "providers.md").read_text()
+    keys = http_sms.KEYS_JSON | http_sms.KEYS_TWILIO | push.KEYS_FCM | push.KEYS_APNS | webhook.KEYS
+    keys |= {"directory", "format"}  # mail_file
+    undocumented = sorted(k for k in keys if not re.search(rf"\b{k} = ", docs))
+    assert undocumented == []
