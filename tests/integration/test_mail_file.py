@@ -14,7 +14,7 @@ import pytest
 
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import open_provider
-from cantata.delivery.providers.mail_file import MailFileProvider
+from cantata.delivery.providers.mail_file import MAX_OPEN_FILES, MailFileProvider
 from cantata.errors import ConfigError
 
 
@@ -201,3 +201,19 @@ def test_torn_tails_of_any_length_are_cut(tmp_path: Path, tail: str) -> None:
     close(after)
     assert path.read_bytes().startswith(intact)
     assert [r["message_id"] for r in csv_rows(path)] == ["dm0001", "dm0002"]
+
+
+def test_many_runs_keep_few_files_open_and_still_never_duplicate(tmp_path: Path) -> None:
+    provider = MailFileProvider({"directory": str(tmp_path)})
+    runs = range(1, MAX_OPEN_FILES + 6)
+    for run in runs:
+        send(provider, [letter(1, run=run)])
+    assert len(provider._files) == MAX_OPEN_FILES
+    # Run 1's file was closed; sending its message again reads the file back.
+    send(provider, [letter(1, run=1), letter(2, run=1)])
+    close(provider)
+    assert [r["message_id"] for r in csv_rows(tmp_path / "run_1_catalogue.csv")] == [
+        "dm0001",
+        "dm0002",
+    ]
+    assert len(list(tmp_path.glob("*.csv"))) == len(runs)

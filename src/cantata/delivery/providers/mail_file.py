@@ -29,6 +29,7 @@ from cantata.errors import ConfigError, did_you_mean
 
 FORMATS = ("csv", "parquet")
 FIXED_COLUMNS = ("message_id", "recipient")
+MAX_OPEN_FILES = 16
 Row = dict[str, str | None]
 
 
@@ -238,10 +239,16 @@ class MailFileProvider:
         return [replace(outcomes[m.message_id], message_id=m.message_id) for m in messages]
 
     def _open(self, stem: str) -> MailFile:
-        if stem not in self._files:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            kind = CsvMailFile if self.format == "csv" else ParquetMailFile
-            self._files[stem] = kind(self.directory, stem)
+        if stem in self._files:
+            self._files[stem] = self._files.pop(stem)  # most recently used last
+            return self._files[stem]
+        if len(self._files) >= MAX_OPEN_FILES:
+            # A long-lived dispatcher sees many runs: the least recently used file is
+            # closed, and read back from disk if its run sends again.
+            self._files.pop(next(iter(self._files))).close()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        kind = CsvMailFile if self.format == "csv" else ParquetMailFile
+        self._files[stem] = kind(self.directory, stem)
         return self._files[stem]
 
     async def close(self) -> None:
