@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -469,3 +470,68 @@ def test_every_configuration_key_is_documented() -> None:
     keys |= {"directory", "format"}  # mail_file
     undocumented = sorted(k for k in keys if not re.search(rf"\b{k} = ", docs))
     assert undocumented == []
+
+
+# --- outcomes reported as they happen (the dispatcher's journal) --------------------------
+
+
+def test_each_outcome_is_reported_the_moment_it_is_known(sink: HttpSink) -> None:
+    # The answer to m00002 is held until the hook has seen m00001's outcome: a provider
+    # that reported only at the end of the batch would leave it to time out.
+    release = threading.Event()
+    sink.policy = lambda r: (
+        Reply(200, JSON, "{}", hold=release)
+        if r.headers["idempotency-key"] == "m00002"
+        else Reply(200, JSON, "{}")
+    )
+    reported: list[str] = []
+
+    def hook(outcome: Outcome) -> None:
+        reported.append(outcome.message_id)
+        if outcome.message_id == "m00001":
+            release.set()
+
+    provider = JsonSmsProvider({"url": sink.url, "timeout": 5})
+
+    async def go() -> list[Outcome]:
+        try:
+            return await provider.send([sms(2), sms(1)], hook)
+        finally:
+            await provider.close()
+
+    outcomes = asyncio.run(go())
+    assert [o.message_id for o in outcomes] == ["m00002", "m00001"]  # batch order
+    assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
+    assert reported == ["m00001", "m00002"]  # arrival order
+
+
+@pytest.mark.parametrize("kind", ["twilio", "fcm", "apns", "webhook"])
+def test_every_http_provider_reports_every_outcome(sink: HttpSink, kind: str) -> None:
+    configs: dict[str, dict[str, Any]] = {
+        "twilio": {
+            "provider": "twilio",
+            "base_url": sink.url,
+            "account_sid": "A",
+            "auth_token": "t",
+        },
+        "fcm": {"provider": "fcm", "base_url": sink.url, "project": "p"},
+        "apns": {"provider": "apns", "base_url": sink.url, "topic": "t"},
+        "webhook": {"provider": "webhook", "secret": "s", "url": sink.url},
+    }
+    batch = {
+        "twilio": [sms(1), sms(2)],
+        "fcm": [push(1), push(2)],
+        "apns": [push(1), push(2)],
+        "webhook": [hook(1, None, "{}"), hook(2, None, "{}"), hook(3, None, "not json")],
+    }[kind]
+    provider = open_provider(configs[kind], where="x")
+    reported: list[Outcome] = []
+
+    async def go() -> list[Outcome]:
+        try:
+            return await provider.send(batch, reported.append)
+        finally:
+            await provider.close()
+
+    outcomes = asyncio.run(go())
+    assert sorted(reported, key=lambda o: o.message_id) == outcomes

@@ -217,3 +217,17 @@ def test_many_runs_keep_few_files_open_and_still_never_duplicate(tmp_path: Path)
         "dm0002",
     ]
     assert len(list(tmp_path.glob("*.csv"))) == len(runs)
+
+
+def test_outcomes_are_reported_after_the_batch_is_on_disk(tmp_path: Path) -> None:
+    provider = MailFileProvider({"directory": str(tmp_path)})
+    path = tmp_path / "run_4_catalogue.csv"
+    seen_on_disk: list[bool] = []
+
+    def hook(outcome: Outcome) -> None:
+        seen_on_disk.append(outcome.message_id in path.read_text())
+
+    outcomes = asyncio.run(provider.send([letter(1), letter(2)], hook))
+    close(provider)
+    assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
+    assert seen_on_disk == [True, True]

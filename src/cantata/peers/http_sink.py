@@ -42,6 +42,12 @@ class Reply(NamedTuple):
     status: int
     headers: Mapping[str, str] = {}
     body: bytes | str = b""
+    # Answer only once this is set (at most HOLD_LIMIT seconds): a request kept in flight
+    # until the test says so.
+    hold: threading.Event | None = None
+
+
+HOLD_LIMIT = 30.0
 
 
 # A policy decides the answer to each request; it runs on the server's thread.
@@ -169,9 +175,12 @@ class HttpSink:
             self.count += 1
             if self.keep:
                 self._requests.append(recorded)
-        status, headers, body = self.policy(recorded)
+        reply = Reply(*self.policy(recorded))
+        if reply.hold is not None:
+            await asyncio.to_thread(reply.hold.wait, HOLD_LIMIT)
         if self.delay > 0:
             await asyncio.sleep(self.delay)
+        status, headers, body = reply.status, reply.headers, reply.body
         await Response(body, status_code=status, headers=dict(headers))(scope, receive, send)
 
 

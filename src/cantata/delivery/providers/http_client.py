@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +22,8 @@ from cantata.delivery.message import Message, Outcome, Status
 from cantata.errors import ConfigError, did_you_mean
 
 Clock = Callable[[], datetime]
+# The dispatcher's callback for each outcome as it is known (providers.base.OutcomeHook).
+OutcomeHook = Callable[[Outcome], None]
 
 RETRYABLE_4XX = {408, 425, 429}  # request timeout, too early, too many requests
 ERROR_SNIPPET = 200  # characters of a refusal's body kept in the outcome's error
@@ -206,6 +208,23 @@ def missing_part(message: Message, part: str) -> Outcome | None:
         return None
     error = f"the {message.channel} message has no rendered {part!r}"
     return Outcome(message.message_id, Status.FAILED, error=error)
+
+
+async def send_each(
+    batch: Sequence[Message],
+    send_one: Callable[[Message], Awaitable[Outcome]],
+    on_outcome: OutcomeHook | None,
+) -> list[Outcome]:
+    """Send every message of the batch concurrently (the client bounds how many at once),
+    reporting each outcome the moment it is known, and answer them in batch order."""
+
+    async def one(message: Message) -> Outcome:
+        outcome = await send_one(message)
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(m) for m in batch)))
 
 
 def required_str(config: Mapping[str, Any], key: str, where: str) -> str:

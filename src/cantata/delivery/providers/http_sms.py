@@ -6,7 +6,6 @@ Both send a batch concurrently through one pooled client, with the ledger messag
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
+    OutcomeHook,
     PooledClient,
     check_keys,
     json_field,
@@ -27,6 +27,7 @@ from cantata.delivery.providers.http_client import (
     provider_where,
     required_str,
     secret,
+    send_each,
     utc_now,
 )
 
@@ -54,8 +55,10 @@ class JsonSmsProvider:
         self.client = PooledClient(ClientSettings.from_config(config, where), headers=headers)
         self.clock = clock
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in batch)))
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        return await send_each(batch, self._send_one, on_outcome)
 
     async def _send_one(self, message: Message) -> Outcome:
         if (refused := missing_part(message, "body")) is not None:
@@ -106,8 +109,10 @@ class TwilioProvider:
         )
         self.clock = clock
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in batch)))
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        return await send_each(batch, self._send_one, on_outcome)
 
     async def _send_one(self, message: Message) -> Outcome:
         if (refused := missing_part(message, "body")) is not None:

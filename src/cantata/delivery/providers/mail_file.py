@@ -24,7 +24,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cantata.delivery.message import Message, Outcome, Status
-from cantata.delivery.providers.http_client import check_keys, provider_where, required_str
+from cantata.delivery.providers.http_client import (
+    OutcomeHook,
+    check_keys,
+    provider_where,
+    required_str,
+)
 from cantata.errors import ConfigError, did_you_mean
 
 FORMATS = ("csv", "parquet")
@@ -193,9 +198,15 @@ class MailFileProvider:
         self._files: dict[str, MailFile] = {}
         self._lock = asyncio.Lock()  # one batch writes at a time: files are appended to
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
         async with self._lock:
-            return await asyncio.to_thread(self._write_batch, batch)
+            outcomes = await asyncio.to_thread(self._write_batch, batch)
+        if on_outcome is not None:  # reported from the loop's thread, after the fsync
+            for outcome in outcomes:
+                on_outcome(outcome)
+        return outcomes
 
     def _write_batch(self, batch: Sequence[Message]) -> list[Outcome]:
         groups: dict[str, list[Message]] = {}

@@ -6,7 +6,6 @@ pooled client (HTTP/1.1 here; the real APNs wants HTTP/2, which a TLS front can 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
+    OutcomeHook,
     PooledClient,
     check_keys,
     json_field,
@@ -29,6 +29,7 @@ from cantata.delivery.providers.http_client import (
     provider_where,
     required_str,
     secret,
+    send_each,
     utc_now,
 )
 
@@ -74,8 +75,10 @@ class FcmProvider:
         )
         self.clock = clock
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in batch)))
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        return await send_each(batch, self._send_one, on_outcome)
 
     async def _send_one(self, message: Message) -> Outcome:
         if (refused := missing_part(message, "body")) is not None:
@@ -131,8 +134,10 @@ class ApnsProvider:
         )
         self.clock = clock
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in batch)))
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        return await send_each(batch, self._send_one, on_outcome)
 
     async def _send_one(self, message: Message) -> Outcome:
         if (refused := missing_part(message, "body")) is not None:

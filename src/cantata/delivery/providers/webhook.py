@@ -25,6 +25,7 @@ from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
+    OutcomeHook,
     PooledClient,
     check_keys,
     optional_str,
@@ -80,7 +81,9 @@ class WebhookProvider:
         self.client = PooledClient(ClientSettings.from_config(config, where))
         self.clock = clock
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
         groups: dict[str, list[tuple[Message, Any]]] = {}
         for message in batch:
@@ -98,9 +101,17 @@ class WebhookProvider:
                 )
                 continue
             groups.setdefault(url, []).append((message, payload))
-        posted = await asyncio.gather(*(self._post(url, group) for url, group in groups.items()))
-        for group_outcomes in posted:
-            outcomes.update((o.message_id, o) for o in group_outcomes)
+        if on_outcome is not None:
+            for refused in outcomes.values():
+                on_outcome(refused)
+
+        async def post_and_report(url: str, group: list[tuple[Message, Any]]) -> None:
+            for outcome in await self._post(url, group):
+                outcomes[outcome.message_id] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+
+        await asyncio.gather(*(post_and_report(url, group) for url, group in groups.items()))
         return [outcomes[m.message_id] for m in batch]
 
     async def _post(self, url: str, group: list[tuple[Message, Any]]) -> list[Outcome]:
