@@ -171,7 +171,7 @@ def dispatch(
 
 
 async def _dispatch(ws: Workspace, once: bool, idle: float) -> Stats:
-    engine = DeliveryEngine(ws.store, ws.model, ws.settings.raw)
+    engine = DeliveryEngine(ws.store, ws.model, ws.settings.raw, journal_dir=ws.root / "journal")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,7 @@ provider's acceptance and this commit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,6 +138,48 @@ def release(store: Store, owner: str | None = None) -> int:
     return count
 
 
+def claim_owners(store: Store) -> list[str]:
+    return sorted(
+        str(r[0])
+        for r in store.fetchall(
+            f"SELECT DISTINCT lease_owner FROM cantata_delivery WHERE status = '{CLAIMED}'"
+        )
+    )
+
+
+def dead_owners(store: Store, host: str) -> list[str]:
+    """Dispatchers on this host holding claims whose process is gone (owners are
+    `host:pid`): their claims need not wait for the leases to expire."""
+    out = []
+    for owner in claim_owners(store):
+        name, _, pid = owner.rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            out.append(owner)
+    return out
+
+
+def claimed_rows(store: Store, owner: str, ids: Sequence[str]) -> list[Claimed]:
+    """The messages among `ids` that `owner` still holds."""
+    if not ids:
+        return []
+    rows = store.fetchall(
+        f"SELECT {_FIELDS} FROM cantata_delivery WHERE status = '{CLAIMED}' AND lease_owner = %s "
+        f"AND message_id IN ({sql_list(ids)})",
+        [owner],
+    )
+    return [Claimed(str(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], int(r[7])) for r in rows]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class Recorded:
     sent: int = 0
@@ -167,6 +210,8 @@ def record(
             values = ", ".join(
                 f"({sql_text(o.message_id)}, {sql_text(o.provider_id)})" for o in sent
             )
+            # History first: only for messages this dispatcher still holds.
+            _history(store, [o.message_id for o in sent], "sent", now, owner=owner)
             store.execute(
                 f"UPDATE cantata_delivery SET status = '{SENT}', sent_at = {at}, "
                 "attempts = attempts + 1, provider_id = v.pid, lease_owner = NULL, "
@@ -174,7 +219,6 @@ def record(
                 "WHERE cantata_delivery.message_id = v.mid AND cantata_delivery.lease_owner = %s",
                 [owner],
             )
-            _history(store, [o.message_id for o in sent], "sent", now)
         for o in retry:
             c = by_id[o.message_id]
             wait = rules.backoff * (2**c.attempts)
@@ -198,19 +242,26 @@ def record(
                 add_suppression(
                     store, c.address, c.channel, "hard_bounce", source=f"run {c.run}", now=now
                 )
-                _history(store, [o.message_id], "bounced", now, '{"type": "hard"}')
+                _history(store, [o.message_id], "bounced", now, details='{"type": "hard"}')
     return Recorded(len(sent), len(retry), len(failed))
 
 
 def _history(
-    store: Store, ids: Sequence[str], event: str, now: datetime, details: str | None = None
+    store: Store,
+    ids: Sequence[str],
+    event: str,
+    now: datetime,
+    *,
+    details: str | None = None,
+    owner: str | None = None,
 ) -> None:
+    held = "" if owner is None else f" AND d.lease_owner = {sql_text(owner)}"
     store.execute(
         "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, run_id, "
         'recipient, secondary_entity, secondary_key, channel, event, "at", details) '
         "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
         "d.recipient, d.secondary_entity, d.secondary_key, d.channel, %s, %s, %s "
         "FROM cantata_delivery d LEFT JOIN cantata_run r ON r.id = d.run "
-        f"WHERE d.message_id IN ({sql_list(ids)})",
+        f"WHERE d.message_id IN ({sql_list(ids)}){held}",
         [event, db_time(now), details],
     )

@@ -32,6 +32,7 @@ from cantata.delivery.activities import (
 from cantata.delivery.claims import Claimed
 from cantata.delivery.content import Composer, Links
 from cantata.delivery.context import RenderContext, contexts
+from cantata.delivery.journal import Journal
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import Provider
 from cantata.delivery.rules import Rules
@@ -101,6 +102,7 @@ class Dispatcher:
         self.clock, self.sleep = clock, sleep
         self.owner = owner or default_owner()
         self.stats = Stats()
+        self.journal: Journal | None = None  # set by the engine: acceptances before commit
         self._composers: dict[tuple[int, str], Composer] = {}
         self._activities: dict[tuple[int, str], DeliveryActivity] = {}
         self._limits: dict[Any, RateLimiter] = {
@@ -194,11 +196,14 @@ class Dispatcher:
         await self._throttle(activity, len(messages))
         provider = self._provider(activity.channel)
         if messages:
-            outcomes += await provider.send(messages)
+            hook = self.journal.accepted if self.journal is not None else None
+            outcomes += await provider.send(messages, hook)
         done = self.clock()
         recorded = claims.record(
             self.store, self.rules, self.owner, [c for c, _ in sendable], outcomes, done
         )
+        if self.journal is not None:
+            self.journal.committed()
         self.stats.sent += recorded.sent
         self.stats.retried += recorded.retried
         self.stats.failed += recorded.failed
@@ -288,6 +293,8 @@ class Dispatcher:
     async def close(self) -> None:
         for provider in self.providers.values():
             await provider.close()
+        if self.journal is not None:
+            self.journal.close()
 
 
 def _zone(name: Any) -> ZoneInfo | None:

@@ -9,14 +9,17 @@ dispatchers share the work and an orphan's messages come back when its lease exp
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cantata.canvas.runtime import Runner
 from cantata.delivery.activities import queue_pending
-from cantata.delivery.claims import release
+from cantata.delivery.claims import claim_owners, dead_owners, release
 from cantata.delivery.dispatcher import Clock, Dispatcher, Sleep, Stats, system_clock
+from cantata.delivery.journal import Journal, recover
 from cantata.delivery.providers.base import Provider, open_provider
 from cantata.delivery.rules import CHANNELS, Rules, load_rules
 from cantata.errors import ConfigError, did_you_mean
@@ -71,6 +74,7 @@ class DeliveryEngine:
         clock: Clock = system_clock,
         sleep: Sleep | None = None,
         owner: str | None = None,
+        journal_dir: Path | None = None,
     ) -> None:
         self.store, self.model = store, model
         self.rules = load_rules(raw_settings)
@@ -88,8 +92,26 @@ class DeliveryEngine:
             **kwargs,
         )
         self.clock = clock
-        if store.dialect == "duckdb":
-            release(store)
+        self.recovered = self._recover(journal_dir)
+        if journal_dir is not None:
+            self.dispatcher.journal = Journal(journal_dir, self.dispatcher.owner)
+
+    def _recover(self, journal_dir: Path | None) -> int:
+        """Take over what crashed dispatchers left: what their journals say the provider
+        accepted is recorded as sent; their other claims go back to pending. On DuckDB this
+        process owns the store alone, so every claim left is a crash's."""
+        store = self.store
+        dead = (
+            claim_owners(store)
+            if store.dialect == "duckdb"
+            else dead_owners(store, socket.gethostname())
+        )
+        recovered = 0
+        if journal_dir is not None:
+            recovered = recover(store, self.rules, journal_dir, dead, self.clock())
+        for owner in dead:
+            release(store, owner)
+        return recovered
 
     def queue(self, now: datetime | None = None) -> list[int]:
         """Queue the messages of channel activities runs have reached; hand them back."""

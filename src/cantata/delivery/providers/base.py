@@ -2,7 +2,8 @@
 
 A provider sends batches of rendered messages for one channel and answers one `Outcome` per
 message, in order. It never raises for a message's failure (that is an outcome); it raises
-only for misconfiguration. A factory builds it from its `[channels.NAME]` table in
+only for misconfiguration. It calls `on_outcome` the moment each message's outcome is known,
+so the dispatcher can journal an acceptance before the batch ends. A factory builds it from its `[channels.NAME]` table in
 cantata.toml.
 """
 
@@ -18,10 +19,15 @@ from cantata.errors import ConfigError, did_you_mean
 GROUP = "cantata.providers"
 
 
+OutcomeHook = Callable[[Outcome], None]
+
+
 class Provider(Protocol):
     name: str
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]: ...
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]: ...
 
     async def close(self) -> None: ...
 

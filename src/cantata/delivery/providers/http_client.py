@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 
 from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.errors import ConfigError, did_you_mean
 
 Clock = Callable[[], datetime]
-# The dispatcher's callback for each outcome as it is known (providers.base.OutcomeHook).
-OutcomeHook = Callable[[Outcome], None]
 
 RETRYABLE_4XX = {408, 425, 429}  # request timeout, too early, too many requests
 ERROR_SNIPPET = 200  # characters of a refusal's body kept in the outcome's error

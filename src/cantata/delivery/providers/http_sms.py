@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 
 from cantata.delivery.message import Message, Outcome
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
-    OutcomeHook,
     PooledClient,
     check_keys,
     json_field,

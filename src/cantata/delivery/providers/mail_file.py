@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.delivery.providers.http_client import (
-    OutcomeHook,
     check_keys,
     provider_where,
     required_str,

@@ -14,11 +14,11 @@ from urllib.parse import quote
 import httpx
 
 from cantata.delivery.message import Message, Outcome
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
-    OutcomeHook,
     PooledClient,
     check_keys,
     json_field,

@@ -23,6 +23,7 @@ import aiosmtplib
 
 from cantata.delivery.email_message import DkimKey, address_of, compose, domain_of
 from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.errors import ConfigError, did_you_mean
 
 WHERE = "cantata.toml [channels.email] (smtp provider)"
@@ -161,12 +162,16 @@ class SmtpProvider:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tls = _tls_context(settings) if settings.use_tls or settings.starttls else None
 
-    async def send(self, batch: Sequence[Message]) -> list[Outcome]:
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
         self._bind_loop()
         outcomes: list[Outcome | None] = [None] * len(batch)
         pending = iter(range(len(batch)))  # shared: each worker takes the next message
         workers = min(self.settings.connections, len(batch))
-        await asyncio.gather(*(self._worker(batch, pending, outcomes) for _ in range(workers)))
+        await asyncio.gather(
+            *(self._worker(batch, pending, outcomes, on_outcome) for _ in range(workers))
+        )
         return [
             outcome
             or Outcome(
@@ -190,7 +195,11 @@ class SmtpProvider:
             self._slots = asyncio.Semaphore(self.settings.connections)
 
     async def _worker(
-        self, batch: Sequence[Message], pending: Iterator[int], outcomes: list[Outcome | None]
+        self,
+        batch: Sequence[Message],
+        pending: Iterator[int],
+        outcomes: list[Outcome | None],
+        on_outcome: OutcomeHook | None,
     ) -> None:
         assert self._slots is not None
         async with self._slots:
@@ -206,7 +215,9 @@ class SmtpProvider:
                         )
                         return
                     try:
-                        outcomes[index] = await self._send_one(connection, message)
+                        outcomes[index] = outcome = await self._send_one(connection, message)
+                        if on_outcome is not None:
+                            on_outcome(outcome)
                     except _ConnectionLost as exc:
                         outcomes[index] = _retry(message, str(exc))
                         await _quit(connection)

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 
 from cantata.delivery.message import Message, Outcome, Status
+from cantata.delivery.providers.base import OutcomeHook
 from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
     ClientSettings,
     Clock,
-    OutcomeHook,
     PooledClient,
     check_keys,
     optional_str,
