@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import binascii
 import re
-import subprocess
-import tempfile
 from base64 import b64encode
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
-from pathlib import Path
 
-import dkim
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key
-
+# DkimKey and generate_dkim_key are re-exported: callers import them from here.
+from cantata.delivery.dkim_signing import DkimKey as DkimKey
+from cantata.delivery.dkim_signing import dkim_signature
+from cantata.delivery.dkim_signing import generate_dkim_key as generate_dkim_key
 from cantata.delivery.message import Message
-from cantata.errors import CantataError, ConfigError
 
 # Signed when present. RFC 8058 requires List-Unsubscribe and List-Unsubscribe-Post to be
 # covered by a valid DKIM signature for one-click unsubscribe to be honoured.
@@ -66,58 +62,6 @@ _TEXT_PART_HEADERS = (
 )
 _BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:@\\]+@[^\s<>()\[\]\",;:@\\]+")
 _HTTP_URI = re.compile(r"<\s*https?://", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class DkimKey:
-    """An RSA key that signs mail for `domain`; its public half is published in DNS at
-    `{selector}._domainkey.{domain}`."""
-
-    selector: str
-    domain: str
-    private_key_pem: bytes
-
-    def __post_init__(self) -> None:
-        try:
-            parse_pem_private_key(self.private_key_pem)
-        except (UnparsableKeyError, ValueError, IndexError) as exc:
-            raise ConfigError(f"not an RSA private key in PEM form: {exc}", where="dkim") from exc
-
-    @classmethod
-    def from_file(cls, selector: str, domain: str, path: Path, *, where: str) -> DkimKey:
-        try:
-            pem = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the DKIM private key {path}: {exc}", where=where
-            ) from exc
-        try:
-            return cls(selector, domain, pem)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc.message}", where=where) from exc
-
-
-def generate_dkim_key(selector: str, domain: str, bits: int = 2048) -> tuple[DkimKey, str]:
-    """A new key pair for tests and the demo, and the DNS TXT record that publishes it
-    (`v=DKIM1; k=rsa; p=...`). Uses the openssl command, as dkimpy's own dknewkey does."""
-    with tempfile.TemporaryDirectory() as tmp:
-        key_file = Path(tmp) / "dkim.pem"
-        try:
-            subprocess.run(
-                ["openssl", "genrsa", "-out", str(key_file), str(bits)],
-                check=True,
-                capture_output=True,
-            )
-            public_der = subprocess.run(
-                ["openssl", "rsa", "-in", str(key_file), "-pubout", "-outform", "DER"],
-                check=True,
-                capture_output=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise CantataError(f"generating a DKIM key needs the openssl command: {exc}") from exc
-        pem = key_file.read_bytes()
-    record = "v=DKIM1; k=rsa; p=" + b64encode(public_der).decode("ascii")
-    return DkimKey(selector, domain, pem), record
 
 
 def compose(
@@ -175,23 +119,8 @@ def compose(
     raw = ("\r\n".join(headers) + "\r\n\r\n").encode("utf-8") + body
     if dkim is None:
         return raw
-    return _dkim_signature(raw, dkim) + raw
-
-
-def _dkim_signature(raw: bytes, key: DkimKey) -> bytes:
-    present = {
-        line.split(b":", 1)[0].lower() for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-    }
-    signature: bytes = dkim.sign(
-        raw,
-        key.selector.encode("ascii"),
-        key.domain.encode("ascii"),
-        key.private_key_pem,
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[h for h in SIGNED_HEADERS if h in present],
-        linesep=b"\r\n",
-    )
-    return signature
+    timestamp = int(date.timestamp()) if date else None  # t= only from a given clock
+    return dkim_signature(raw, dkim, SIGNED_HEADERS, timestamp=timestamp) + raw
 
 
 def _part(content_type: str, value: str) -> bytes:
