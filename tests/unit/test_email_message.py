@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from functools import cache
 
 import dkim
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cantata.delivery.email_message import DkimKey, compose, generate_dkim_key
 from cantata.delivery.message import Message
@@ -169,3 +173,84 @@ def test_encoded_words_never_split_a_character(subject: str) -> None:
     assert parse(raw)["Subject"] == subject.strip()
     for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
         assert len(line) <= 78
+
+
+@cache
+def dkim_pair(bits: int) -> tuple[DkimKey, str]:
+    return generate_dkim_key("sel", "example.com", bits=bits)
+
+
+def dkim_verifies(raw: bytes, bits: int) -> bool:
+    record = dkim_pair(bits)[1].encode()
+    return bool(dkim.verify(raw, dnsfunc=lambda name, timeout=5: record))
+
+
+# Rendered text: any Unicode but lone surrogates and control characters other than these.
+rendered = st.text(
+    alphabet=st.characters(exclude_categories=["Cs", "Cc"], include_characters="\t\r\n "),
+    max_size=200,
+)
+body_text = st.lists(
+    st.one_of(
+        rendered,
+        st.sampled_from(["", " ", "trailing  \t ", ".", "..leading dots", "a=b  c"]),
+        st.integers(1, 40).map(lambda n: "long line " * n),
+    ),
+    max_size=12,
+).map(lambda lines: "\n".join(lines))
+wsp = st.sampled_from([" ", "  ", "\t", " \t "])
+
+
+@st.composite
+def unsubscribe(draw: st.DrawFn) -> str:
+    return draw(wsp).join(["<https://t.example.com/u/1>,", "<mailto:u@example.com>", ""])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    subject=rendered,
+    text=body_text,
+    html=st.one_of(st.just(""), body_text.map(lambda t: f"<p>{t}</p>\n\n\n")),
+    list_unsubscribe=unsubscribe(),
+    bits=st.sampled_from([1024, 2048]),
+    data=st.data(),
+)
+def test_every_composed_message_verifies_and_tampering_is_caught(
+    subject: str, text: str, html: str, list_unsubscribe: str, bits: int, data: st.DataObject
+) -> None:
+    m = message(
+        content={"subject": subject, "text": text, "html": html},
+        headers={"List-Unsubscribe": list_unsubscribe, "X-Campaign": "spring  \t sale"},
+    )
+    raw = compose(m, sender="news@example.com", domain="example.com", dkim=dkim_pair(bits)[0])
+    assert dkim_verifies(raw, bits)
+    head, _, body = raw.partition(b"\r\n\r\n")
+
+    # Refolding and re-spacing the headers in transit keeps it valid (relaxed/relaxed).
+    refolded = re.sub(
+        rb"(?<=[^ \t\r\n]) (?=[^ \t\r\n])",
+        lambda _: data.draw(st.sampled_from([b" ", b"  ", b"\t", b"\r\n ", b"\r\n\t"])),
+        head,
+    )
+    assert dkim_verifies(refolded + b"\r\n\r\n" + body + b"\r\n\r\n", bits)
+
+    # A visible character anywhere in the body breaks it (whitespace is all relaxed ignores).
+    at = data.draw(st.integers(0, len(body)))
+    assert not dkim_verifies(head + b"\r\n\r\n" + body[:at] + b"#" + body[at:], bits)
+
+    # So does changing a signed header; an unsigned one may change.
+    name = data.draw(st.sampled_from([b"From", b"To", b"Subject", b"Date", b"List-Unsubscribe"]))
+    assert not dkim_verifies(raw.replace(b"\r\n" + name + b": ", b"\r\n" + name + b": x", 1), bits)
+    assert dkim_verifies(raw.replace(b"X-Campaign: ", b"X-Campaign: x"), bits)
+
+
+def test_the_signature_time_is_the_compose_date_and_absent_without_one() -> None:
+    key = dkim_pair(1024)[0]
+    then = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+    with_date = compose(
+        message(), sender="a@example.com", domain="example.com", dkim=key, date=then
+    )
+    without = compose(message(), sender="a@example.com", domain="example.com", dkim=key)
+    assert "t=1774785600;" in parse(with_date)["DKIM-Signature"].replace(" ", "")
+    assert "t=" not in parse(without)["DKIM-Signature"]
+    assert dkim_verifies(with_date, 1024) and dkim_verifies(without, 1024)

@@ -133,7 +133,8 @@ def _relaxed_header(field: bytes) -> bytes:
 
 def _relaxed_body(body: bytes) -> bytes:
     """§3.4.4: WSP runs as one space, none at line ends, no empty lines at the end; a
-    non-empty body ends with CRLF, an empty one stays empty."""
+    non-empty body ends with CRLF, an empty one stays empty. A missing final CRLF is added
+    first, as SMTP would add it: so "x " hashes as "x" CRLF, which a receiver computes."""
     if body and not body.endswith(b"\r\n"):
         body += b"\r\n"
     body = _one_space(body).replace(b" \r\n", b"\r\n")
@@ -195,7 +196,7 @@ def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
         raise ConfigError(f"not an RSA private key in PEM form: {exc}", where="dkim") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError(
-            f"not an RSA private key in PEM form: a {type(key).__name__}", where="dkim"
+            f"not an RSA private key in PEM form: found {type(key).__name__}", where="dkim"
         )
     if key.key_size < MIN_KEY_BITS:
         raise ConfigError(
