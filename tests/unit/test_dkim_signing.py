@@ -216,3 +216,11 @@ def test_canonicalization_of_the_rfc_6376_example() -> None:
     assert _relaxed_header(b"A: X") == b"a:X\r\n"
     assert _relaxed_header(b"B : Y\t\r\n\tZ  ") == b"b:Y Z\r\n"
     assert _relaxed_body(b" C \r\nD \t E\r\n\r\n\r\n") == b" C\r\nD E\r\n"
+
+
+def test_a_name_listed_twice_signs_the_field_above_the_last() -> None:
+    raw = b"From: a@example.com\r\nSubject: first\r\nSubject: second\r\n\r\nHi\r\n"
+    mail = dkim_signature(raw, key_pair(1024)[0], [b"from", b"subject", b"subject"]) + raw
+    assert tags(mail)["h"] == "from:subject:subject"
+    assert verifies(mail, 1024)
+    assert not verifies(mail.replace(b"first", b"FIRST"), 1024)

@@ -97,7 +97,12 @@ def dkim_signature(
         name, colon, _value = field.partition(b":")
         if colon:
             fields.setdefault(name.rstrip(b" \t").lower(), []).append(field)
-    signed = [name for name in headers if name in fields]
+    signed: list[bytes] = []
+    chosen: list[bytes] = []
+    for name in headers:  # a name listed twice signs the next field up (§5.4.2)
+        if fields.get(name):
+            signed.append(name)
+            chosen.append(fields[name].pop())
     if b"from" not in signed:
         raise ValueError("a DKIM signature must cover the From header, and the message has none")
 
@@ -116,7 +121,7 @@ def dkim_signature(
     header.add(b"b=")
 
     # §3.7: the signed fields, then this field with an empty b= and no final CRLF.
-    data = b"".join(_relaxed_header(fields[name][-1]) for name in signed)
+    data = b"".join(_relaxed_header(field) for field in chosen)
     data += _relaxed_header(header.text())[:-2]
     signature = _private_key(key.private_key_pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
     header.add_base64(b64encode(signature))
