@@ -48,27 +48,38 @@ def report(
         console.print(f"{escape(name)}: no message queued yet")
     else:
         console.print(_report_table(name, found.activities))
-        for a in found.activities:
-            if a.excluded:
-                reasons = ", ".join(f"{r} {n:,}" for r, n in a.excluded.items())
-                console.print(f"  run {a.run} {escape(a.activity)} excluded: {reasons}")
 
 
 def _report_table(name: str, activities: list[ActivityReport]) -> Table:
+    """One column per run and activity, one row per measure: narrow enough for a terminal."""
     table = Table(title=f"campaign {name}")
-    for column in (
-        "run", "activity", "channel", "targeted", "excluded", "sent", "failed", "delivered",
-        "bounced", "opened", "clicked", "unsub.", "compl.", "open %", "click %",
-    ):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("activity", "channel") else "right")
+    table.add_column("")
     for a in activities:
-        rates = a.rates
-        table.add_row(
-            str(a.run), escape(a.activity), a.channel, f"{a.targeted:,}",
-            f"{sum(a.excluded.values()):,}", f"{a.sent:,}", f"{a.failed:,}", f"{a.delivered:,}",
-            f"{a.bounced:,}", f"{a.opened:,}", f"{a.clicked:,}", f"{a.unsubscribed:,}",
-            f"{a.complained:,}", _percent(rates["open_rate"]), _percent(rates["click_rate"]),
-        )  # fmt: skip
+        table.add_column(f"run {a.run}\n{escape(a.activity)}\n({a.channel})", justify="right")
+    counts = (
+        ("targeted", "targeted"),
+        ("excluded", "excluded_total"),
+        ("pending", "pending"),
+        ("sent", "sent"),
+        ("failed", "failed"),
+        ("delivered", "delivered"),
+        ("bounced", "bounced"),
+        ("unique opens", "opened"),
+        ("unique clicks", "clicked"),
+        ("unsubscribed", "unsubscribed"),
+        ("complaints", "complained"),
+    )
+    reasons = sorted({r for a in activities for r in a.excluded})
+    for label, attribute in counts:
+        table.add_row(label, *(f"{getattr(a, attribute):,}" for a in activities))
+        if label == "excluded":
+            for reason in reasons:
+                table.add_row(
+                    f"  {reason}", *(f"{a.excluded.get(reason, 0):,}" for a in activities)
+                )
+    for rate in ("delivery_rate", "bounce_rate", "open_rate", "click_rate"):
+        label = rate.replace("_", " ") + " %"
+        table.add_row(label, *(_percent(a.rates[rate]) for a in activities))
     return table
 
 

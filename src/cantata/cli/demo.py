@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cantata.cli.common import console, reports_errors
+from cantata.demo.journey import CAMPAIGN, run_journey
 from cantata.generate.travel import generate_travel
 from cantata.ingest import ingest_file
 from cantata.profile.consent import import_consent
@@ -28,7 +31,8 @@ def demo(
         str, typer.Option(help="Store URL (default: DuckDB file in the workspace).")
     ] = "duckdb:///cantata.duckdb",
 ) -> None:
-    """Create a travel-company workspace, generate and ingest its data, show the model."""
+    """Create a travel-company workspace, generate and ingest its data, run a multi-step
+    campaign end to end against local SMTP and SMS servers, and print its report."""
     if directory.exists():
         shutil.rmtree(directory)
     init_workspace(directory, store_url=store)
@@ -61,15 +65,22 @@ def demo(
     from cantata.cli.model import show
 
     show(ws_path=directory, as_json=False)
-    _test_run_campaign(directory)
+    _run_campaign(directory)
 
 
-def _test_run_campaign(directory: Path) -> None:
-    """Test-run the example campaign on the demo data: every transition with its count."""
-    example = Path(__file__).resolve().parents[3] / "examples" / "upcoming_stays.yaml"
-    if not example.is_file():  # an installed package has no examples folder
-        return
-    from cantata.cli.campaign import test_command
+def _run_campaign(directory: Path) -> None:
+    """The multi-step campaign, live on a fast-forwarded clock, then its report."""
+    from cantata.cli.delivery import report
 
-    console.rule("[bold]campaign test run: examples/upcoming_stays.yaml")
-    test_command(example, now=None, var=None, ws_path=directory, as_json=False)
+    console.rule(f"[bold]campaign {CAMPAIGN}: live run on a fast-forwarded clock")
+    # 08:00 UTC today: morning in Europe, night in the Americas (quiet hours defer those).
+    start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    with Workspace.open(directory) as ws:
+        result = run_journey(
+            ws, start, lambda s: console.print(f"  {s.at:%a %H:%M} UTC  {escape(s.text)}")
+        )
+    console.print(
+        f"  the local SMTP server received {result.emails:,} emails, the SMS endpoint "
+        f"{result.sms:,} messages"
+    )
+    report(name=CAMPAIGN, ws_path=directory, as_json=False, as_csv=False)

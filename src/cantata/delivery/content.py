@@ -91,7 +91,9 @@ class Composer:
                 if html is not None:
                     content["html"] = self.links.rewrite_html(html, message_id)
                 content["text"] = self.links.rewrite_text(content["text"], message_id)
-            if unsubscribe:
+            if unsubscribe and self.settings.get("category") == "marketing":
+                # One-click unsubscribe (RFC 8058) is for marketing: transactional mail
+                # (a booking's details) is not something one unsubscribes from.
                 headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         elif self.channel == "direct_mail":
             data = {f: _plain(context.recipient.get(f)) for f in self.mail_fields}

@@ -118,7 +118,9 @@ class Dispatcher:
         )
 
     async def run(self, *, until_idle: bool = False, idle_sleep: float = 1.0) -> Stats:
-        """Dispatch batches; with `until_idle`, return when nothing is due now."""
+        """Dispatch batches; with `until_idle`, return when nothing is due now. The stats
+        returned count this call's work."""
+        self.stats = Stats()
         while True:
             if not await self.dispatch_batch():
                 if until_idle:

@@ -38,6 +38,10 @@ class ActivityReport:
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+    @property
     def rates(self) -> dict[str, float | None]:
         # Engagement is over what arrived: delivered when the provider reports it, else sent.
         reached = self.delivered or self.sent
@@ -52,7 +56,7 @@ class ActivityReport:
         }
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "excluded_total": sum(self.excluded.values()), **self.rates}
+        return {**asdict(self), "excluded_total": self.excluded_total, **self.rates}
 
 
 @dataclass(frozen=True)
