@@ -13,8 +13,10 @@ import pytest
 
 from cantata.delivery.activities import PAUSED, delivery_activity, resume_activity
 from cantata.delivery.dispatcher import Dispatcher
+from cantata.delivery.providers.http_sms import json_sms_provider
 from cantata.delivery.providers.smtp import smtp_provider
 from cantata.delivery.rules import QuietHours, Rules
+from cantata.peers.http_sink import HttpSink, Reply, fail_first
 from cantata.peers.smtp_sink import SmtpSink
 from cantata.profile.suppression import add_suppression
 from cantata.store import Store
@@ -69,6 +71,11 @@ def dispatcher(store: Store, sink: SmtpSink, rules: Rules, clock: FakeClock) -> 
     return Dispatcher(
         store, MODEL, rules, {"email": smtp}, clock=clock, sleep=clock.sleep, owner="test"
     )
+
+
+def sms_dispatcher(store: Store, gateway: HttpSink, rules: Rules, clock: FakeClock) -> Dispatcher:
+    sms = json_sms_provider({"url": f"{gateway.url}/sms"})
+    return Dispatcher(store, MODEL, rules, {"sms": sms}, clock=clock, sleep=clock.sleep, owner="t")
 
 
 def drain(d: Dispatcher) -> None:
@@ -193,3 +200,41 @@ def test_throttle_and_auto_pause(db: Store, sink: SmtpSink) -> None:
     clock.now += timedelta(hours=1)
     drain(dispatcher(db, sink, rules, clock))
     assert set(ledger(db, run2).values()) == {("sent", None)}
+
+
+def test_http_429_retry_after_is_honoured(db: Store) -> None:
+    """The SMS gateway answers 429 with Retry-After: 120 — longer than our 30 s backoff."""
+    clock = FakeClock(NOW)
+    text = campaign("sms", [node("all", "build_audience", entity="customer", rule='tier = "gold"'),
+                            node("text", "sms", body="Hi {{ recipient.first_name }}")],
+                    ["all -> text"])  # fmt: skip
+    _, run = start(db, text, Rules())
+    busy = Reply(429, {"Retry-After": "120"}, b"slow down")
+    with HttpSink(policy=fail_first(1, busy)) as gateway:
+        rules = Rules(backoff=timedelta(seconds=30))
+        drain(sms_dispatcher(db, gateway, rules, clock))
+        status, reason = ledger(db, run)["1"]
+        assert status == "pending" and reason is not None and "429" in reason
+        due = db.scalar("SELECT next_attempt_at FROM cantata_delivery WHERE recipient = '1'")
+        assert due == (NOW + timedelta(seconds=120)).replace(tzinfo=None)
+        clock.now += timedelta(seconds=119)
+        drain(sms_dispatcher(db, gateway, rules, clock))
+        assert ledger(db, run)["1"][0] == "pending"
+        clock.now += timedelta(seconds=2)
+        drain(sms_dispatcher(db, gateway, rules, clock))
+        assert ledger(db, run)["1"] == ("sent", None)
+        assert len(gateway.requests) == 2
+
+
+def test_connection_dropped_mid_batch_loses_nothing(db: Store, sink: SmtpSink) -> None:
+    clock = FakeClock(NOW)
+    _, run = start(db, campaign("stays", [STAYS, PER_BOOKING], ["stays -> mail"]), Rules())
+    sink.drop_after = 1  # the server hangs up after each connection's first message
+    drain(dispatcher(db, sink, Rules(backoff=timedelta(seconds=1)), clock))
+    for _ in range(3):
+        clock.now += timedelta(seconds=10)
+        drain(dispatcher(db, sink, Rules(backoff=timedelta(seconds=1)), clock))
+    assert set(ledger(db, run).values()) == {("sent", None)}
+    ids = [m.parsed()["X-Cantata-Message-Id"] for m in sink.messages]
+    assert len(ids) == len(set(ids)) == 3
+    assert sink.counts.dropped >= 1
