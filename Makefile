@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/audience.py
 	$(BIN)/python bench/canvas.py
+	$(BIN)/python bench/send.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
