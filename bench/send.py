@@ -6,7 +6,7 @@ same pre-rendered bytes over the same number of connections to the same sink.
 The sink runs as its own process (it is the receiving server, not our cost). Our peak memory
 (RSS) is sampled while dispatching, at several counts, to show it does not grow with them.
 
-    python bench/send.py [--messages 100000] [--connections 4] [--batch 1000] [--dkim BITS]
+    python bench/send.py [--messages 100000] [--connections 8] [--batch 1000] [--dkim BITS]
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def start_sink() -> tuple[subprocess.Popen[str], int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--dkim", type=int, default=0, help="sign with an RSA key of BITS")
     args = parser.parse_args()

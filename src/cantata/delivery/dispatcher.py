@@ -16,7 +16,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cantata.canvas.schema import parse_local_time
@@ -42,6 +42,7 @@ from cantata.model import Model
 from cantata.store.base import Store
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -82,6 +83,17 @@ class Stats:
     paused: list[tuple[int, str]] = field(default_factory=list)
 
 
+@dataclass
+class _Job:
+    """One activity's share of a claimed batch, ready to send."""
+
+    activity: DeliveryActivity
+    claimed: list[Claimed] = field(default_factory=list)
+    contexts: list[RenderContext] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # failed to render
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -104,6 +116,7 @@ class Dispatcher:
         self.stats = Stats()
         self.journal: Journal | None = None  # set by the engine: acceptances before commit
         self._composers: dict[tuple[int, str], Composer] = {}
+        self._db_lock = asyncio.Lock()
         self._activities: dict[tuple[int, str], DeliveryActivity] = {}
         self._limits: dict[Any, RateLimiter] = {
             ("provider", ch): RateLimiter(rate, clock, sleep)
@@ -119,36 +132,61 @@ class Dispatcher:
 
     async def run(self, *, until_idle: bool = False, idle_sleep: float = 1.0) -> Stats:
         """Dispatch batches; with `until_idle`, return when nothing is due now. The stats
-        returned count this call's work."""
+        returned count this call's work.
+
+        Two batches are in hand at a time: while one is being sent, the next is claimed and
+        rendered, so the connections never wait for the database or the templates."""
         self.stats = Stats()
         while True:
-            if not await self.dispatch_batch():
-                if until_idle:
-                    return self.stats
-                await self.sleep(idle_sleep)
+            jobs = await self._prepare()
+            while jobs is not None:
+                sending = asyncio.create_task(self._deliver(jobs))
+                try:
+                    jobs = await self._prepare()
+                finally:
+                    await sending
+            if until_idle:
+                return self.stats
+            await self.sleep(idle_sleep)
 
     async def dispatch_batch(self) -> int:
         """Claim, render, send and record one batch; return how many messages were claimed."""
-        now = self.clock()
-        batch = claims.claim(self.store, self.owner, now, self.rules.batch_size, self.rules.lease)
-        if not batch:
+        jobs = await self._prepare()
+        if jobs is None:
             return 0
+        await self._deliver(jobs)
+        return sum(len(j.claimed) for j in jobs)
+
+    async def _db(self, work: Callable[..., T], *args: Any) -> T:
+        """Database work off the event loop (sending goes on meanwhile), one at a time: the
+        store's connection is shared."""
+        async with self._db_lock:
+            return await asyncio.to_thread(work, *args)
+
+    async def _prepare(self) -> list[_Job] | None:
+        """Claim a batch; drop what is now excluded, defer what is outside its windows, render
+        the rest. None when nothing is due."""
+        now = self.clock()
+        batch = await self._db(
+            claims.claim, self.store, self.owner, now, self.rules.batch_size, self.rules.lease
+        )
+        if not batch:
+            return None
         self.stats.claimed += len(batch)
         self.stats.batches += 1
         groups: dict[tuple[int, str], list[Claimed]] = {}
         for c in batch:
             groups.setdefault((c.run, c.activity), []).append(c)
-        for key, members in groups.items():
-            await self._dispatch_group(key, members, now)
-        return len(batch)
+        return [await self._prepare_group(key, members, now) for key, members in groups.items()]
 
-    async def _dispatch_group(
+    async def _prepare_group(
         self, key: tuple[int, str], members: list[Claimed], now: datetime
-    ) -> None:
-        activity = self._activity(key)
+    ) -> _Job:
+        activity = await self._db(self._activity, key)
         categories = {key: str(activity.settings.get("category", "marketing"))}
-        excluded = claims.recheck(self.store, self.rules, members, categories, now)
-        ctxs = contexts(
+        excluded = await self._db(claims.recheck, self.store, self.rules, members, categories, now)
+        ctxs = await self._db(
+            contexts,
             self.store,
             self.model,
             activity.rows,
@@ -156,7 +194,7 @@ class Dispatcher:
             [c.message_id for c in members if c.message_id not in excluded],
         )
         deferred: dict[str, datetime] = {}
-        sendable: list[tuple[Claimed, RenderContext]] = []
+        job = _Job(activity)
         for c in members:
             if c.message_id in excluded:
                 continue
@@ -168,22 +206,18 @@ class Dispatcher:
             if at > now:
                 deferred[c.message_id] = at
             else:
-                sendable.append((c, ctx))
+                job.claimed.append(c)
+                job.contexts.append(ctx)
         if excluded:
-            claims.exclude(self.store, excluded, self.owner)
+            await self._db(claims.exclude, self.store, excluded, self.owner)
             self.stats.excluded += len(excluded)
         if deferred:
-            claims.defer(self.store, deferred, self.owner)
+            await self._db(claims.defer, self.store, deferred, self.owner)
             self.stats.deferred += len(deferred)
-        if not sendable:
-            finish_if_done(self.store, key[0], key[1], self.clock())
-            return
         composer = self._composer(activity)
-        messages: list[Message] = []
-        outcomes: list[Outcome] = []
-        for c, ctx in sendable:
+        for i, (c, ctx) in enumerate(zip(job.claimed, job.contexts, strict=True)):
             try:
-                messages.append(
+                job.messages.append(
                     composer.message(
                         c.message_id,
                         c.recipient,
@@ -194,23 +228,37 @@ class Dispatcher:
                     )
                 )
             except CantataError as exc:  # a value the template cannot render (StrictUndefined)
-                outcomes.append(Outcome(c.message_id, Status.FAILED, error=exc.message))
-        await self._throttle(activity, len(messages))
-        provider = self._provider(activity.channel)
-        if messages:
-            hook = self.journal.accepted if self.journal is not None else None
-            outcomes += await provider.send(messages, hook)
-        done = self.clock()
-        recorded = claims.record(
-            self.store, self.rules, self.owner, [c for c, _ in sendable], outcomes, done
-        )
-        if self.journal is not None:
-            self.journal.committed()
-        self.stats.sent += recorded.sent
-        self.stats.retried += recorded.retried
-        self.stats.failed += recorded.failed
-        self._count_errors(activity, outcomes)
-        finish_if_done(self.store, key[0], key[1], done)
+                job.outcomes.append(Outcome(c.message_id, Status.FAILED, error=exc.message))
+            if i % 64 == 63:
+                await asyncio.sleep(0)  # let the batch being sent go on
+        return job
+
+    async def _deliver(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            activity = job.activity
+            if (activity.run, activity.activity) in self.stats.paused:
+                # Paused while this batch was being prepared: give its messages back.
+                back = {c.message_id: self.clock() for c in job.claimed}
+                await self._db(claims.defer, self.store, back, self.owner)
+                continue
+            outcomes = list(job.outcomes)
+            if job.messages:
+                await self._throttle(activity, len(job.messages))
+                provider = self._provider(activity.channel)
+                hook = self.journal.accepted if self.journal is not None else None
+                outcomes += await provider.send(job.messages, hook)
+            done = self.clock()
+            recorded = await self._db(
+                claims.record, self.store, self.rules, self.owner, job.claimed, outcomes, done
+            )
+            if self.journal is not None:
+                self.journal.committed()
+            self.stats.sent += recorded.sent
+            self.stats.retried += recorded.retried
+            self.stats.failed += recorded.failed
+            if outcomes:
+                await self._db(self._count_errors, activity, outcomes)
+            await self._db(finish_if_done, self.store, activity.run, activity.activity, done)
 
     def _activity(self, key: tuple[int, str]) -> DeliveryActivity:
         found = delivery_activity(self.store, *key)

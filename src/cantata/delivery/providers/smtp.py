@@ -250,6 +250,8 @@ class SmtpProvider:
             tls_context=self._tls,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:  # our transactions use execute_command directly
+            await client.ehlo()
         return _Connection(client)
 
     async def _send_one(self, connection: _Connection, message: Message) -> Outcome:
@@ -267,11 +269,8 @@ class SmtpProvider:
             raw = compose(message, sender=s.sender, domain=s.domain, dkim=s.dkim, date=date)
         except ValueError as exc:
             return Outcome(message.message_id, Status.FAILED, error=str(exc))
-        options = [] if address.isascii() else ["SMTPUTF8"]
         try:
-            _, reply = await connection.client.sendmail(
-                s.return_path, [address], raw, mail_options=options
-            )
+            reply = await _transaction(connection.client, s.return_path, address, raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
             if refusal.code == 421:  # the server is closing this connection
@@ -293,6 +292,25 @@ class SmtpProvider:
     @property
     def _server(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
+
+
+async def _transaction(client: aiosmtplib.SMTP, sender: str, address: str, raw: bytes) -> str:
+    """MAIL, RCPT and DATA for one message: what aiosmtplib's `sendmail` does, minus its
+    parsing of both addresses on every call (a quarter of the dispatcher's CPU); ours are
+    checked once (`_plausible_address`) and quoted as they are. Returns the DATA reply."""
+    options = [] if address.isascii() and sender.isascii() else [b"SMTPUTF8"]
+    reply = await client.execute_command(
+        b"MAIL", b"FROM:<" + sender.encode("utf-8") + b">", *options
+    )
+    if reply.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+    reply = await client.execute_command(b"RCPT", b"TO:<" + address.encode("utf-8") + b">")
+    if reply.code not in (250, 251):
+        refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)
+        if reply.code != 421:  # the server is not closing: end the transaction
+            await client.rset()
+        raise aiosmtplib.SMTPRecipientsRefused([refused])
+    return (await client.data(raw)).message
 
 
 def _from_reply(message: Message, code: int, text: str) -> Outcome:
