@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,11 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from cantata.canvas.definition import load_campaign
-from cantata.canvas.runtime import Runner
+from cantata.canvas.runtime import Runner, ScheduledRuns, scheduler_runner
+from cantata.canvas.scheduler import LEASE, acquire_lease, fire_due, release_lease
 from cantata.cli.campaign import FileArgument, NowOption, RunArgument, VarOption, _now, _variables
 from cantata.cli.campaign import app as campaign_app
 from cantata.cli.common import JsonOption, WorkspaceOption, console, print_json, reports_errors
 from cantata.cli.common import workspace as open_workspace
+from cantata.cli.scheduler import describe
 from cantata.delivery.activities import confirm, delivery_activities, resume_activity
 from cantata.delivery.dispatcher import Stats
 from cantata.delivery.engine import DeliveryEngine, tracking_links
@@ -169,26 +172,44 @@ def dispatch(
         bool, typer.Option("--once", help="Queue and send what is due now, then exit.")
     ] = False,
     idle: Annotated[float, typer.Option(help="Seconds to wait when nothing is due.")] = 1.0,
+    schedule: Annotated[
+        bool,
+        typer.Option(
+            "--schedule",
+            help="Also fire due occurrences and waits (the scheduler's work): on DuckDB, "
+            "where one process owns the store, run this instead of a separate scheduler.",
+        ),
+    ] = False,
 ) -> None:
     """The dispatcher: queue the messages of channel activities runs reach, then claim, render
     and send due messages in batches through the providers configured in cantata.toml."""
     with open_workspace(ws_path) as ws:
         ws.apply_model()
-        stats = asyncio.run(_dispatch(ws, once, idle))
+        stats = asyncio.run(_dispatch(ws, once, idle, schedule))
     console.print(
         f"sent {stats.sent:,}  retried {stats.retried:,}  failed {stats.failed:,}  "
         f"excluded {stats.excluded:,}  deferred {stats.deferred:,}"
     )
 
 
-async def _dispatch(ws: Workspace, once: bool, idle: float) -> Stats:
-    engine = DeliveryEngine(ws.store, ws.model, ws.settings.raw, journal_dir=ws.root / "journal")
+async def _dispatch(ws: Workspace, once: bool, idle: float, schedule: bool) -> Stats:
+    scheduled = scheduler_runner(ws)
+    engine = DeliveryEngine(
+        ws.store,
+        ws.model,
+        ws.settings.raw,
+        runner=scheduled.runner,
+        journal_dir=ws.root / "journal",
+    )
+    me = engine.dispatcher.owner
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         while True:
+            if schedule:
+                _fire_due(ws, scheduled, me)
             stats = await engine.round()
             if once or stop.is_set():
                 return stats
@@ -196,3 +217,15 @@ async def _dispatch(ws: Workspace, once: bool, idle: float) -> Stats:
                 await asyncio.wait_for(stop.wait(), timeout=idle)
     finally:
         await engine.close()
+        if schedule:
+            release_lease(ws.store, LEASE, me)
+
+
+def _fire_due(ws: Workspace, scheduled: ScheduledRuns, owner: str) -> None:
+    """One scheduler turn: fire what is due under the lease, then execute the runs."""
+    now = datetime.now(UTC)
+    if acquire_lease(ws.store, LEASE, owner, now, 60.0):
+        fired = fire_due(ws.store, now, owner, scheduled)
+        for f in fired:
+            console.print(describe(f), highlight=False)
+        scheduled.advance(now)

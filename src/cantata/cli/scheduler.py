@@ -77,7 +77,7 @@ def _parse_now(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _describe(fired: Fired) -> str:
+def describe(fired: Fired) -> str:
     t = fired.timer
     what = (
         f"occurrence {t.occurrence_key} (v{t.version})"
@@ -158,7 +158,7 @@ def scheduler(
             try:
                 handled = fire_due(store, at, me, the_runner, size)
                 for fired in handled:
-                    console.print(_describe(fired), highlight=False)
+                    console.print(describe(fired), highlight=False)
                 if advance is not None and any(f.outcome == "fired" for f in handled):
                     advance(at)
             finally:
@@ -180,7 +180,7 @@ def scheduler(
             interval=every,
             ttl=ttl,
             batch=size,
-            on_fired=lambda f: console.print(_describe(f), highlight=False),
+            on_fired=lambda f: console.print(describe(f), highlight=False),
             after_fire=advance,
         )
         err_console.print(f"scheduler {me}: stopped after firing {count}")
