@@ -1,5 +1,6 @@
-"""What HTTP providers share: one pooled client per provider, and the mapping from an HTTP
-answer (or a network failure) to a message's `Outcome`.
+"""What HTTP providers share: one pooled client per provider, the mapping from an HTTP
+answer (or a network failure) to a message's `Outcome`, and the provider skeleton
+(`HttpProvider`; `PerMessageProvider` for one request per message).
 
 2xx → SENT · 408, 429, 5xx, timeouts, connection errors → RETRY (with the server's
 Retry-After, in seconds or as an HTTP-date) · any other status → FAILED.
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -238,3 +240,98 @@ def optional_str(config: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ConfigError(f"{key!r} must be a string, not {value!r}", where=where)
     return value
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The Authorization header for an optional bearer token."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+class Credentials(NamedTuple):
+    """What a provider's pooled client sends on every request."""
+
+    headers: Mapping[str, str] = {}
+    auth: tuple[str, str] | None = None
+
+
+class HttpProvider(ABC):
+    """The skeleton of an HTTP provider: its `[channels.CHANNEL]` table checked against
+    `keys`, one pooled client for its whole life, an injectable clock, `close`. A subclass
+    reads its own keys in `_configure` and says how it sends a batch."""
+
+    name: str
+    channel: str
+    keys: frozenset[str]
+
+    def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
+        where = provider_where(self.channel, self.name)
+        check_keys(config, self.keys, where)
+        credentials = self._configure(config, where)
+        self.client = PooledClient(
+            ClientSettings.from_config(config, where),
+            headers=credentials.headers,
+            auth=credentials.auth,
+        )
+        self.clock = clock
+
+    @abstractmethod
+    def _configure(self, config: Mapping[str, Any], where: str) -> Credentials:
+        """Read the provider's own keys (errors name `where`); answer the client's
+        credentials."""
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One message's request: a JSON body or a form (`form`), and its own headers."""
+
+    url: str
+    headers: Mapping[str, str]
+    json: Any = None
+    form: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a provider reads from a response besides its status code."""
+
+    provider_id: object = None  # stringified; None when the provider gave none
+    bad_address: bool = False
+
+
+class PerMessageProvider(HttpProvider):
+    """One request per message, a batch sent concurrently (SMS and push). A message
+    without a rendered body is refused before any request; a subclass builds the request
+    (`_request`) and reads the provider's id and error codes from the answer (`_answer`)."""
+
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        return await send_each(batch, self._send_one, on_outcome)
+
+    async def _send_one(self, message: Message) -> Outcome:
+        if (refused := missing_part(message, "body")) is not None:
+            return refused
+        request = self._request(message)
+        try:
+            response = await self.client.post(
+                request.url, json=request.json, data=request.form, headers=request.headers
+            )
+        except httpx.HTTPError as exc:
+            return outcome_for_error(message.message_id, exc)
+        answer = self._answer(message, response)
+        return outcome_for_response(
+            message.message_id,
+            response,
+            self.clock(),
+            provider_id=str(answer.provider_id) if answer.provider_id is not None else None,
+            bad_address=answer.bad_address,
+        )
+
+    @abstractmethod
+    def _request(self, message: Message) -> Request: ...
+
+    @abstractmethod
+    def _answer(self, message: Message, response: httpx.Response) -> Answer: ...

@@ -6,28 +6,24 @@ Both send a batch concurrently through one pooled client, with the ledger messag
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from cantata.delivery.message import Message, Outcome
-from cantata.delivery.providers.base import OutcomeHook
+from cantata.delivery.message import Message
 from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
-    ClientSettings,
+    Answer,
     Clock,
-    PooledClient,
-    check_keys,
+    Credentials,
+    PerMessageProvider,
+    Request,
+    bearer,
     json_field,
-    missing_part,
     optional_str,
-    outcome_for_error,
-    outcome_for_response,
-    provider_where,
     required_str,
     secret,
-    send_each,
     utc_now,
 )
 
@@ -39,64 +35,42 @@ KEYS_TWILIO = CLIENT_KEYS | {
 }  # fmt: skip
 
 
-class JsonSmsProvider:
+class JsonSmsProvider(PerMessageProvider):
     """POST `{"to", "from", "body", "message_id"}` to `url`; the answer's `id` (if any) is
     the provider id."""
 
     name = "http_json"
+    channel = "sms"
+    keys = KEYS_JSON
 
-    def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where("sms", self.name)
-        check_keys(config, KEYS_JSON, where)
+    def _configure(self, config: Mapping[str, Any], where: str) -> Credentials:
         self.url = required_str(config, "url", where)
         self.sender = optional_str(config, "from", where)
-        token = secret(config, "token", where, required=False)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = PooledClient(ClientSettings.from_config(config, where), headers=headers)
-        self.clock = clock
+        return Credentials(headers=bearer(secret(config, "token", where, required=False)))
 
-    async def send(
-        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
-    ) -> list[Outcome]:
-        return await send_each(batch, self._send_one, on_outcome)
-
-    async def _send_one(self, message: Message) -> Outcome:
-        if (refused := missing_part(message, "body")) is not None:
-            return refused
+    def _request(self, message: Message) -> Request:
         payload = {
             "to": message.address,
             "from": message.sender or self.sender,
             "body": message.content["body"],
             "message_id": message.message_id,
         }
-        try:
-            response = await self.client.post(
-                self.url, json=payload, headers={"Idempotency-Key": message.message_id}
-            )
-        except httpx.HTTPError as exc:
-            return outcome_for_error(message.message_id, exc)
-        provider_id = json_field(response, "id")
-        return outcome_for_response(
-            message.message_id,
-            response,
-            self.clock(),
-            provider_id=str(provider_id) if provider_id is not None else None,
-        )
+        return Request(self.url, {"Idempotency-Key": message.message_id}, json=payload)
 
-    async def close(self) -> None:
-        await self.client.close()
+    def _answer(self, message: Message, response: httpx.Response) -> Answer:
+        return Answer(provider_id=json_field(response, "id"))
 
 
-class TwilioProvider:
+class TwilioProvider(PerMessageProvider):
     """Form-encoded `To`, `From`, `Body` (and `StatusCallback`) to
     `{base_url}/2010-04-01/Accounts/{account_sid}/Messages.json` with basic auth; the
     answer's `sid` is the provider id."""
 
     name = "twilio"
+    channel = "sms"
+    keys = KEYS_TWILIO
 
-    def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where("sms", self.name)
-        check_keys(config, KEYS_TWILIO, where)
+    def _configure(self, config: Mapping[str, Any], where: str) -> Credentials:
         base_url = optional_str(config, "base_url", where) or "https://api.twilio.com"
         account_sid = required_str(config, "account_sid", where)
         auth_token = secret(config, "auth_token", where, required=True)
@@ -104,42 +78,22 @@ class TwilioProvider:
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.sender = optional_str(config, "from", where)
         self.status_callback = optional_str(config, "status_callback", where)
-        self.client = PooledClient(
-            ClientSettings.from_config(config, where), auth=(account_sid, auth_token)
-        )
-        self.clock = clock
+        return Credentials(auth=(account_sid, auth_token))
 
-    async def send(
-        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
-    ) -> list[Outcome]:
-        return await send_each(batch, self._send_one, on_outcome)
-
-    async def _send_one(self, message: Message) -> Outcome:
-        if (refused := missing_part(message, "body")) is not None:
-            return refused
+    def _request(self, message: Message) -> Request:
         form = {"To": message.address, "Body": message.content["body"]}
         sender = message.sender or self.sender
         if sender:
             form["From"] = sender
         if self.status_callback:
             form["StatusCallback"] = self.status_callback
-        try:
-            response = await self.client.post(
-                self.url, data=form, headers={"Idempotency-Key": message.message_id}
-            )
-        except httpx.HTTPError as exc:
-            return outcome_for_error(message.message_id, exc)
-        sid = json_field(response, "sid")
-        return outcome_for_response(
-            message.message_id,
-            response,
-            self.clock(),
-            provider_id=str(sid) if sid is not None else None,
+        return Request(self.url, {"Idempotency-Key": message.message_id}, form=form)
+
+    def _answer(self, message: Message, response: httpx.Response) -> Answer:
+        return Answer(
+            provider_id=json_field(response, "sid"),
             bad_address=json_field(response, "code") in TWILIO_BAD_NUMBER,
         )
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 def json_sms_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> JsonSmsProvider:

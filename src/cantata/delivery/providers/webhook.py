@@ -24,14 +24,12 @@ from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import OutcomeHook
 from cantata.delivery.providers.http_client import (
     CLIENT_KEYS,
-    ClientSettings,
     Clock,
-    PooledClient,
-    check_keys,
+    Credentials,
+    HttpProvider,
     optional_str,
     outcome_for_error,
     outcome_for_response,
-    provider_where,
     secret,
     utc_now,
 )
@@ -68,18 +66,17 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, str(sent_at), raw), header)
 
 
-class WebhookProvider:
+class WebhookProvider(HttpProvider):
     name = "webhook"
+    channel = "webhook"
+    keys = KEYS
 
-    def __init__(self, config: Mapping[str, Any], *, clock: Clock = utc_now) -> None:
-        where = provider_where("webhook", self.name)
-        check_keys(config, KEYS, where)
+    def _configure(self, config: Mapping[str, Any], where: str) -> Credentials:
         signing_secret = secret(config, "secret", where, required=True)
         assert signing_secret is not None
         self.secret = signing_secret
         self.default_url = optional_str(config, "url", where)
-        self.client = PooledClient(ClientSettings.from_config(config, where))
-        self.clock = clock
+        return Credentials()
 
     async def send(
         self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
@@ -137,9 +134,6 @@ class WebhookProvider:
         except httpx.HTTPError as exc:
             return [outcome_for_error(m.message_id, exc) for m, _ in group]
         return [outcome_for_response(m.message_id, response, now) for m, _ in group]
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 def _payload(message: Message) -> Any:
