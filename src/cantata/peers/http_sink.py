@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +20,8 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from cantata.peers.process import serve_until_stopped
 
 
 @dataclass(frozen=True)
@@ -192,14 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
-    stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
-    with HttpSink(host=args.host, port=args.port, delay=args.delay, keep=False) as sink:
-        print(f"listening on {sink.url}", flush=True)
-        stopped.wait()
-    json.dump({"requests": sink.count}, sys.stdout)
-    print(flush=True)
+    serve_until_stopped(
+        HttpSink(host=args.host, port=args.port, delay=args.delay, keep=False),
+        address=lambda sink: sink.url,
+        counts=lambda sink: {"requests": sink.count},
+    )
 
 
 if __name__ == "__main__":

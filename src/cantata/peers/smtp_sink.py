@@ -20,14 +20,10 @@ import argparse
 import asyncio
 import email
 import email.policy
-import json
 import os
-import signal
 import ssl
-import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +31,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+
+from cantata.peers.process import serve_until_stopped
 
 # (recipient, index of this RCPT at the sink, from 0) -> the reply to give instead of 250.
 RcptPolicy = Callable[[str, int], "tuple[int, str] | None"]
@@ -277,15 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spool", type=Path, help="write one .eml per message here")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
     args = parser.parse_args(argv)
-    stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
-    with SmtpSink(args.host, args.port, keep=False, spool=args.spool, delay=args.delay) as sink:
-        print(f"listening on {sink.host}:{sink.port}", flush=True)
-        stopped.wait()
-    counts = sink.counts
-    json.dump(counts.__dict__, sys.stdout)
-    print(flush=True)
+    serve_until_stopped(
+        SmtpSink(args.host, args.port, keep=False, spool=args.spool, delay=args.delay),
+        address=lambda sink: f"{sink.host}:{sink.port}",
+        counts=lambda sink: asdict(sink.counts),
+    )
 
 
 if __name__ == "__main__":
