@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,14 @@ from urllib.parse import parse_qs
 import pytest
 
 from cantata.delivery.message import Message, Outcome, Status
-from cantata.delivery.providers.base import Provider, factories, open_provider
+from cantata.delivery.providers.base import factories, open_provider
 from cantata.delivery.providers.http_client import parse_retry_after
 from cantata.delivery.providers.http_sms import JsonSmsProvider, TwilioProvider
 from cantata.delivery.providers.push import ApnsProvider, FcmProvider, apns_id
 from cantata.delivery.providers.webhook import WebhookProvider, verify_signature
 from cantata.errors import ConfigError
 from cantata.peers.http_sink import HttpSink, RecordedRequest, Reply, fail_first
+from tests.integration.provider_helpers import send_and_close
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 JSON = {"content-type": "application/json"}
@@ -61,16 +62,6 @@ def push(i: int, token: str | None = None) -> Message:
     )
 
 
-def send(provider: Provider, batch: Sequence[Message]) -> list[Outcome]:
-    async def go() -> list[Outcome]:
-        try:
-            return await provider.send(batch)
-        finally:
-            await provider.close()
-
-    return asyncio.run(go())
-
-
 def reply_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, {**JSON, **(headers or {})}, json.dumps(body))
 
@@ -93,7 +84,7 @@ def unused_port() -> int:
 def test_json_sms_posts_one_json_request_per_message(sink: HttpSink) -> None:
     sink.policy = lambda r: reply_json(200, {"id": "prov-" + json.loads(r.body)["message_id"]})
     provider = JsonSmsProvider({"url": f"{sink.url}/sms", "token": "s3cret", "from": "Cantata"})
-    outcomes = send(provider, [sms(1), sms(2)])
+    outcomes = send_and_close(provider, [sms(1), sms(2)])
 
     assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
     assert [o.provider_id for o in outcomes] == ["prov-m00001", "prov-m00002"]
@@ -122,7 +113,7 @@ def test_twilio_posts_a_form_with_basic_auth(sink: HttpSink) -> None:
             "status_callback": "https://t.example.com/cb/twilio",
         }
     )
-    [outcome] = send(provider, [sms(7)])
+    [outcome] = send_and_close(provider, [sms(7)])
 
     assert outcome == Outcome("m00007", Status.SENT, provider_id="SMm00007")
     [request] = sink.requests
@@ -143,7 +134,7 @@ def test_twilio_invalid_number_is_a_bad_address(
 ) -> None:
     sink.policy = lambda r: reply_json(400, {"code": code, "message": "nope", "status": 400})
     provider = TwilioProvider({"base_url": sink.url, "account_sid": "AC1", "auth_token": "t"})
-    [outcome] = send(provider, [sms(1)])
+    [outcome] = send_and_close(provider, [sms(1)])
     assert outcome.status is Status.FAILED
     assert outcome.bad_address is bad_address
     assert "HTTP 400" in (outcome.error or "")
@@ -162,7 +153,7 @@ def test_fcm_request_shape_and_unregistered_token(sink: HttpSink) -> None:
 
     sink.policy = policy
     provider = FcmProvider({"base_url": sink.url, "project": "trips", "token": "ya29.x"})
-    ok, gone = send(provider, [push(1), push(2, token="gone")])
+    ok, gone = send_and_close(provider, [push(1), push(2, token="gone")])
 
     assert ok == Outcome(
         "p00001", Status.SENT, provider_id="projects/trips/messages/device-token-1"
@@ -182,8 +173,8 @@ def test_fcm_request_shape_and_unregistered_token(sink: HttpSink) -> None:
 
 def test_apns_request_shape_and_stable_apns_id(sink: HttpSink) -> None:
     provider = ApnsProvider({"base_url": sink.url, "topic": "com.example.trips", "token": "jwt"})
-    [first] = send(provider, [push(3)])
-    [again] = send(provider, [push(3)])  # a retry of the same message
+    [first] = send_and_close(provider, [push(3)])
+    [again] = send_and_close(provider, [push(3)])  # a retry of the same message
 
     assert first.status is Status.SENT
     one, two = sink.requests
@@ -208,7 +199,7 @@ def test_apns_request_shape_and_stable_apns_id(sink: HttpSink) -> None:
 def test_apns_refusals(sink: HttpSink, status: int, reason: str, bad_address: bool) -> None:
     sink.policy = lambda r: reply_json(status, {"reason": reason})
     provider = ApnsProvider({"base_url": sink.url, "topic": "com.example.trips"})
-    [outcome] = send(provider, [push(1)])
+    [outcome] = send_and_close(provider, [push(1)])
     assert (outcome.status, outcome.bad_address) == (Status.FAILED, bad_address)
     assert reason in (outcome.error or "")
 
@@ -237,7 +228,7 @@ def test_status_codes_become_outcomes(
 ) -> None:
     sink.policy = lambda r: reply
     provider = JsonSmsProvider({"url": sink.url}, clock=clock)
-    [outcome] = send(provider, [sms(1)])
+    [outcome] = send_and_close(provider, [sms(1)])
     assert outcome.status is status
     assert outcome.retry_after == retry_after
     assert outcome.bad_address is False
@@ -248,14 +239,14 @@ def test_status_codes_become_outcomes(
 def test_a_slow_server_times_out_into_a_retry(sink: HttpSink) -> None:
     sink.delay = 0.5
     provider = JsonSmsProvider({"url": sink.url, "timeout": 0.05})
-    [outcome] = send(provider, [sms(1)])
+    [outcome] = send_and_close(provider, [sms(1)])
     assert outcome.status is Status.RETRY
     assert "Timeout" in (outcome.error or "")
 
 
 def test_connection_refused_is_a_retry() -> None:
     provider = JsonSmsProvider({"url": f"http://127.0.0.1:{unused_port()}/sms"})
-    outcomes = send(provider, [sms(1), sms(2)])
+    outcomes = send_and_close(provider, [sms(1), sms(2)])
     assert [o.status for o in outcomes] == [Status.RETRY, Status.RETRY]
     assert all("ConnectError" in (o.error or "") for o in outcomes)
 
@@ -333,7 +324,7 @@ def test_webhook_posts_one_signed_batch_per_url(sink: HttpSink) -> None:
         hook(2, b, '{"event": "booked", "n": 2}'),
         hook(3, a, None, hotel="Lisbon", nights=3),  # no rendered body: the row data
     ]
-    outcomes = send(provider, batch)
+    outcomes = send_and_close(provider, batch)
 
     assert [o.status for o in outcomes] == [Status.SENT] * 3
     by_path = {r.path: r for r in sink.requests}
@@ -375,7 +366,7 @@ def test_webhook_outcome_per_url_follows_that_batch_answer(sink: HttpSink) -> No
         hook(5, None, "{}"),  # no target and no default URL
         hook(6, f"{sink.url}/ok", "{not json"),
     ]
-    outcomes = send(provider, batch)
+    outcomes = send_and_close(provider, batch)
 
     assert [o.message_id for o in outcomes] == ["w1", "w2", "w3", "w4", "w5", "w6"]
     assert [o.status for o in outcomes] == [
@@ -389,7 +380,7 @@ def test_webhook_outcome_per_url_follows_that_batch_answer(sink: HttpSink) -> No
 
 def test_webhook_unreachable_target_retries_the_whole_group() -> None:
     provider = WebhookProvider({"secret": "s", "url": f"http://127.0.0.1:{unused_port()}/h"})
-    outcomes = send(provider, [hook(1, None, "{}"), hook(2, None, "{}")])
+    outcomes = send_and_close(provider, [hook(1, None, "{}"), hook(2, None, "{}")])
     assert [o.status for o in outcomes] == [Status.RETRY, Status.RETRY]
 
 
@@ -400,7 +391,7 @@ def test_entry_points_build_every_http_provider(sink: HttpSink) -> None:
     assert {"http_json", "twilio", "fcm", "apns", "webhook"} <= set(factories())
     provider = open_provider({"provider": "http_json", "url": sink.url}, where="channels.sms")
     assert isinstance(provider, JsonSmsProvider)
-    assert send(provider, [sms(1)])[0].status is Status.SENT
+    assert send_and_close(provider, [sms(1)])[0].status is Status.SENT
 
 
 @pytest.mark.parametrize(
@@ -435,7 +426,7 @@ def test_credentials_can_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv("CANTATA_TEST_SMS_TOKEN", "from-env")
     provider = JsonSmsProvider({"url": sink.url, "token_env": "CANTATA_TEST_SMS_TOKEN"})
-    send(provider, [sms(1)])
+    send_and_close(provider, [sms(1)])
     assert sink.requests[0].headers["authorization"] == "Bearer from-env"
 
 
@@ -453,7 +444,9 @@ def test_the_sink_runs_as_a_process_and_reports_its_count() -> None:
         first = sink.stdout.readline()
         assert first.startswith("listening on http://127.0.0.1:")
         url = first.split()[-1]
-        outcomes = send(JsonSmsProvider({"url": f"{url}/sms"}), [sms(i) for i in range(5)])
+        outcomes = send_and_close(
+            JsonSmsProvider({"url": f"{url}/sms"}), [sms(i) for i in range(5)]
+        )
         assert [o.status for o in outcomes] == [Status.SENT] * 5
     finally:
         sink.send_signal(signal.SIGTERM)

@@ -11,7 +11,7 @@ import signal
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,6 +26,7 @@ from cantata.delivery.providers.base import open_provider
 from cantata.delivery.providers.smtp import SmtpProvider, classify_reply, smtp_provider
 from cantata.errors import ConfigError
 from cantata.peers.smtp_sink import SmtpSink
+from tests.integration.provider_helpers import send_and_close
 
 UNSUBSCRIBE = "<https://t.example.com/u/TOKEN>, <mailto:unsubscribe@example.com?subject=TOKEN>"
 
@@ -39,16 +40,6 @@ def email(i: int, address: str | None = None, **content: str) -> Message:
         content=content or {"subject": f"Hello {i}", "text": f"Hi {i}", "html": f"<p>Hi {i}</p>"},
         headers={"List-Unsubscribe": UNSUBSCRIBE},
     )
-
-
-def send(provider: SmtpProvider, batch: Sequence[Message]) -> list[Outcome]:
-    async def go() -> list[Outcome]:
-        try:
-            return await provider.send(batch)
-        finally:
-            await provider.close()
-
-    return asyncio.run(go())
 
 
 def provider_for(sink: SmtpSink, **extra: Any) -> SmtpProvider:
@@ -87,7 +78,7 @@ def test_received_message_has_the_ledger_id_unsubscribe_headers_and_both_parts(
         headers={"List-Unsubscribe": UNSUBSCRIBE},
         reply_to="Support <help@example.com>",
     )
-    [outcome] = send(provider_for(sink), [message])
+    [outcome] = send_and_close(provider_for(sink), [message])
 
     assert outcome.status is Status.SENT
     [received] = sink.messages
@@ -115,7 +106,7 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(
 ) -> None:
     key_file, _, record = dkim_pair
     dkim_config = {"selector": "s2026", "domain": "example.com", "private_key_file": str(key_file)}
-    outcomes = send(provider_for(sink, dkim=dkim_config), [email(1), email(2)])
+    outcomes = send_and_close(provider_for(sink, dkim=dkim_config), [email(1), email(2)])
     assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
@@ -150,7 +141,7 @@ def test_connections_are_reused_within_and_across_batches(sink: SmtpSink) -> Non
 
 
 def test_a_new_connection_after_max_messages_per_connection(sink: SmtpSink) -> None:
-    outcomes = send(
+    outcomes = send_and_close(
         provider_for(sink, connections=1, max_messages_per_connection=3),
         [email(i) for i in range(10)],
     )
@@ -170,7 +161,7 @@ def test_temporary_refusal_is_retry_and_the_rest_of_the_batch_is_sent(sink: Smtp
     sink.policy = lambda rcpt, index: (
         (451, "4.7.1 Greylisted, try later") if rcpt.startswith("customer3@") else None
     )
-    outcomes = send(provider_for(sink), [email(i) for i in range(6)])
+    outcomes = send_and_close(provider_for(sink), [email(i) for i in range(6)])
 
     assert [o.status for o in outcomes] == [Status.SENT] * 3 + [Status.RETRY] + [Status.SENT] * 2
     assert outcomes[3].error == "451 4.7.1 Greylisted, try later"
@@ -192,7 +183,7 @@ def test_permanent_refusal_is_failed_and_a_bad_mailbox_is_flagged(
     sink: SmtpSink, reply: tuple[int, str], bad_address: bool
 ) -> None:
     sink.policy = lambda rcpt, index: reply if index == 1 else None
-    outcomes = send(provider_for(sink, connections=1), [email(i) for i in range(3)])
+    outcomes = send_and_close(provider_for(sink, connections=1), [email(i) for i in range(3)])
 
     assert [o.status for o in outcomes] == [Status.SENT, Status.FAILED, Status.SENT]
     assert outcomes[1].bad_address is bad_address
@@ -243,21 +234,23 @@ def test_unreachable_server_makes_every_message_retry() -> None:
     provider = smtp_provider(
         {"host": "127.0.0.1", "port": port, "sender": "a@example.com", "timeout": 2}
     )
-    outcomes = send(provider, [email(i) for i in range(5)])
+    outcomes = send_and_close(provider, [email(i) for i in range(5)])
     assert [o.status for o in outcomes] == [Status.RETRY] * 5
     assert "cannot connect to 127.0.0.1" in (outcomes[0].error or "")
 
 
 def test_slow_server_still_completes_within_the_timeout(sink: SmtpSink) -> None:
     sink.delay = 0.05
-    outcomes = send(provider_for(sink, connections=4, timeout=5), [email(i) for i in range(20)])
+    outcomes = send_and_close(
+        provider_for(sink, connections=4, timeout=5), [email(i) for i in range(20)]
+    )
     assert all(o.status is Status.SENT for o in outcomes)
     assert sink.counts.connections == 4  # slowness is absorbed by concurrency
 
 
 def test_server_slower_than_the_timeout_is_retry_not_an_exception(sink: SmtpSink) -> None:
     sink.delay = 1.0
-    outcomes = send(provider_for(sink, connections=1, timeout=0.2), [email(1), email(2)])
+    outcomes = send_and_close(provider_for(sink, connections=1, timeout=0.2), [email(1), email(2)])
     assert [o.status for o in outcomes] == [Status.RETRY, Status.RETRY]
     assert "Timeout" in (outcomes[0].error or "")
 
@@ -281,9 +274,11 @@ def test_starttls_with_a_trusted_certificate(tmp_path: Path) -> None:
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     with SmtpSink(tls_context=server_tls, require_starttls=True) as tls_sink:
-        plain = send(provider_for(tls_sink), [email(1)])
-        unverified = send(provider_for(tls_sink, starttls=True), [email(2)])
-        trusted = send(provider_for(tls_sink, starttls=True, ca_file=str(cert)), [email(3)])
+        plain = send_and_close(provider_for(tls_sink), [email(1)])
+        unverified = send_and_close(provider_for(tls_sink, starttls=True), [email(2)])
+        trusted = send_and_close(
+            provider_for(tls_sink, starttls=True, ca_file=str(cert)), [email(3)]
+        )
         assert tls_sink.counts.messages == 1
 
     assert plain[0].status is Status.FAILED  # 530: the server demands STARTTLS first
@@ -330,13 +325,13 @@ def test_configuration_errors_name_the_key(config: dict[str, Any], error: str) -
 
 def test_dot_stuffed_lines_arrive_intact(sink: SmtpSink) -> None:
     text = ".starts with a dot\n..two dots\n.\nend"
-    [outcome] = send(provider_for(sink), [email(1, subject="dots", text=text)])
+    [outcome] = send_and_close(provider_for(sink), [email(1, subject="dots", text=text)])
     assert outcome.status is Status.SENT
     assert sink.messages[0].parsed().get_content() == text.replace("\n", "\r\n") + "\r\n"
 
 
 def test_the_sink_serves_many_connections_at_once(sink: SmtpSink) -> None:
-    outcomes = send(provider_for(sink, connections=20), [email(i) for i in range(200)])
+    outcomes = send_and_close(provider_for(sink, connections=20), [email(i) for i in range(200)])
     assert all(o.status is Status.SENT for o in outcomes)
     assert sink.counts.connections == 20
     assert len({m.queue_id for m in sink.messages}) == 200
@@ -344,7 +339,7 @@ def test_the_sink_serves_many_connections_at_once(sink: SmtpSink) -> None:
 
 def test_a_counting_sink_keeps_no_messages(tmp_path: Path) -> None:
     with SmtpSink(keep=False) as counting:
-        send(provider_for(counting), [email(i) for i in range(5)])
+        send_and_close(provider_for(counting), [email(i) for i in range(5)])
     assert counting.messages == []
     assert counting.counts.messages == 5
     assert counting.counts.bytes > 5 * 200
@@ -359,7 +354,7 @@ def test_the_sink_as_a_process_spools_messages_and_prints_its_counts(tmp_path: P
         assert first.startswith("listening on 127.0.0.1:")
         port = int(first.strip().rsplit(":", 1)[1])
         provider = smtp_provider({"host": "127.0.0.1", "port": port, "sender": "a@example.com"})
-        outcomes = send(provider, [email(i) for i in range(3)])
+        outcomes = send_and_close(provider, [email(i) for i in range(3)])
         process.send_signal(signal.SIGTERM)
         counts = json.loads(process.stdout.read())
     assert [o.status for o in outcomes] == [Status.SENT] * 3
@@ -378,7 +373,7 @@ def parse_file(path: Path) -> EmailMessage:
 
 def test_a_421_closes_the_connection_and_leaves_the_rest_for_retry(sink: SmtpSink) -> None:
     sink.policy = lambda rcpt, index: (421, "4.3.2 Service shutting down") if index == 2 else None
-    outcomes = send(provider_for(sink, connections=1), [email(i) for i in range(5)])
+    outcomes = send_and_close(provider_for(sink, connections=1), [email(i) for i in range(5)])
     assert [o.status for o in outcomes] == [Status.SENT] * 2 + [Status.RETRY] * 3
     assert outcomes[2].error == "421 4.3.2 Service shutting down"
     assert outcomes[3].error == "not attempted: the SMTP connections failed"
@@ -387,5 +382,5 @@ def test_a_421_closes_the_connection_and_leaves_the_rest_for_retry(sink: SmtpSin
 def test_the_date_header_follows_the_provider_clock(sink: SmtpSink) -> None:
     then = datetime(2026, 7, 14, 9, 30, tzinfo=UTC)
     provider = SmtpProvider(provider_for(sink).settings, clock=lambda: then)
-    send(provider, [email(1)])
+    send_and_close(provider, [email(1)])
     assert sink.messages[0].parsed()["Date"].datetime == then
