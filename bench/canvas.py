@@ -5,8 +5,8 @@ Builds the travel company with the generator (1M customers / ~5M bookings by def
 the campaign in test mode, then re-executes each activity's statements — the
 `CREATE TABLE ... AS SELECT` the run logged — on their own and sums their times. Rounds
 alternate the two so both see the same machine; the best of --repeat rounds is reported.
-The difference is what the runner adds: temporary tables and renames, the count per port,
-statistics (PostgreSQL), node and transition records, validation.
+The difference is what the runner adds: node and transition records and their commits, the
+count per port of a table several ports share, statistics (PostgreSQL), validation.
 
     python bench/canvas.py [--customers N] [--engine duckdb|postgres] [--keep DIR] [--repeat N]
 """
