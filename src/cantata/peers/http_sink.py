@@ -13,7 +13,6 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import NamedTuple
 
 import uvicorn
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from cantata.peers import Peer
 from cantata.peers.process import serve_until_stopped
 
 
@@ -74,7 +74,7 @@ def fail_first(n: int, failure: Reply, then: Policy = accept) -> Policy:
 
 
 @dataclass
-class HttpSink:
+class HttpSink(Peer):
     """`with HttpSink(policy) as sink: ... sink.url ... sink.requests`.
 
     `delay` (seconds, changeable while running) holds every answer back, to make a slow
@@ -145,17 +145,6 @@ class HttpSink:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
-
-    def __enter__(self) -> HttpSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -9,24 +9,25 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from typing import TypeVar
 
-Peer = TypeVar("Peer")
+from cantata.peers import Peer
+
+AnyPeer = TypeVar("AnyPeer", bound=Peer)
 
 
 def serve_until_stopped(
-    peer: AbstractContextManager[Peer],
-    address: Callable[[Peer], str],
-    counts: Callable[[Peer], Mapping[str, int]],
+    peer: AnyPeer,
+    address: Callable[[AnyPeer], str],
+    counts: Callable[[AnyPeer], Mapping[str, int]],
 ) -> None:
     """Serve `peer`, print `listening on ADDRESS`, wait for SIGTERM or Ctrl-C, then print
     its counts as one line of JSON."""
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
-    with peer as serving:
-        print(f"listening on {address(serving)}", flush=True)
+    with peer:
+        print(f"listening on {address(peer)}", flush=True)
         stopped.wait()
-    json.dump(dict(counts(serving)), sys.stdout)
+    json.dump(dict(counts(peer)), sys.stdout)
     print(flush=True)

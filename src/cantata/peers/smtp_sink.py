@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from cantata.peers import Peer
 from cantata.peers.process import serve_until_stopped
 
 # (recipient, index of this RCPT at the sink, from 0) -> the reply to give instead of 250.
@@ -181,7 +181,7 @@ class _SinkController(Controller):
         super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
-class SmtpSink:
+class SmtpSink(Peer):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -255,17 +255,6 @@ class SmtpSink:
 
     def stop(self) -> None:
         self._controller.stop()
-
-    def __enter__(self) -> SmtpSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
