@@ -45,12 +45,13 @@ class ActivityReport:
     def rates(self) -> dict[str, float | None]:
         # Engagement is over what arrived: delivered when the provider reports it, else sent.
         reached = self.delivered or self.sent
+        tracked = self.channel == "email"  # opens and clicks are tracked in emails
         return {
             "delivery_rate": _rate(self.delivered, self.sent),
             "bounce_rate": _rate(self.bounced, self.sent),
-            "open_rate": _rate(self.opened, reached),
-            "click_rate": _rate(self.clicked, reached),
-            "click_to_open_rate": _rate(self.clicked, self.opened),
+            "open_rate": _rate(self.opened, reached) if tracked else None,
+            "click_rate": _rate(self.clicked, reached) if tracked else None,
+            "click_to_open_rate": _rate(self.clicked, self.opened) if tracked else None,
             "unsubscribe_rate": _rate(self.unsubscribed, reached),
             "complaint_rate": _rate(self.complained, reached),
         }

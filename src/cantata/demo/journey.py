@@ -9,14 +9,13 @@ Recipients' behaviour is drawn from each message id (a hash), so a demo run is r
 from __future__ import annotations
 
 import asyncio
-import email
+import binascii
 import hashlib
-import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import Message
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,8 @@ from cantata.delivery.dispatcher import next_due
 from cantata.delivery.email_message import generate_dkim_key
 from cantata.delivery.engine import DeliveryEngine
 from cantata.delivery.report import CampaignReport, campaign_report
-from cantata.peers.http_sink import HttpSink
-from cantata.peers.smtp_sink import ReceivedMessage, SmtpSink
+from cantata.peers.process import PeerProcess
+from cantata.store.base import Store
 from cantata.tracking.app import tracking_app
 from cantata.workspace import Workspace
 
@@ -41,8 +40,6 @@ SECRET = "demo-tracking-secret-not-for-production"
 CALLBACK_SECRET = "demo-callback-secret"
 # Shares of the recipients of an email who do each thing (drawn per message).
 BOUNCE, OPEN, CLICK, UNSUBSCRIBE = 0.03, 0.45, 0.35, 0.04  # click/unsubscribe: of openers
-_PIXEL = re.compile(r'<img[^>]+src="([^"]+/o/[^"]+)"')
-_CLICK = re.compile(r'href="([^"]+/c/[^"]+)"')
 
 
 def campaign_text() -> str:
@@ -123,8 +120,15 @@ async def _journey(ws: Workspace, start: datetime, say: Callable[[Step], None]) 
     key, _record = generate_dkim_key("demo", "travel.example", bits=1024)
     key_file = ws.root / "dkim-demo.pem"
     key_file.write_bytes(key.private_key_pem)
-    with SmtpSink() as smtp, HttpSink() as sms:
-        raw = settings(smtp.port, sms.url, key_file)
+    spool = ws.root / "outbox"  # every email the local SMTP server received, one .eml each
+    shutil.rmtree(spool, ignore_errors=True)
+    # The servers run as their own processes: they must not share the sender's GIL.
+    with (
+        PeerProcess("cantata.peers.smtp_sink", "--spool", str(spool)) as smtp,
+        PeerProcess("cantata.peers.http_sink") as sms,
+    ):
+        raw = settings(smtp.port, sms.address, key_file)
+        inbox = Inbox(spool)
         runner = Runner(ws.store, ws.model)
         engine = DeliveryEngine(
             ws.store, ws.model, raw, runner=runner, clock=clock, sleep=clock.sleep, owner="demo"
@@ -137,21 +141,21 @@ async def _journey(ws: Workspace, start: datetime, say: Callable[[Step], None]) 
             step(f"started run {run.id} of {CAMPAIGN}")
             stats = await engine.round()
             step(f"sent {stats.sent:,}; {stats.deferred:,} wait for the recipient's morning")
-            seen = await _react(web, smtp.messages, clock, 0)
-            await _sms_delivered(web, sms)
+            await _react(web, inbox, clock)
+            await _sms_delivered(web, ws.store)
             sent = await send_deferred(engine, clock, start + timedelta(days=2))
             step(f"sent the deferred messages as mornings came: {sent:,}")
-            seen = await _react(web, smtp.messages, clock, seen)
-            await _sms_delivered(web, sms)
+            await _react(web, inbox, clock)
+            await _sms_delivered(web, ws.store)
             clock.now = start + timedelta(days=2, minutes=1)
             runner.resume_due_waits(now=clock.now)
             stats = await engine.round()
             sent = stats.sent + await send_deferred(engine, clock, start + timedelta(days=3))
-            step(f"two days later, reminded {sent:,} who had not opened the welcome email")
-            await _react(web, smtp.messages, clock, seen)
+            step(f"two days later: reminded {sent:,} who had not opened the welcome")
+            await _react(web, inbox, clock)
         await engine.close()
-        result.emails = len(smtp.messages)
-        result.sms = len(sms.requests)
+    result.emails = inbox.count
+    result.sms = sms.counts.get("requests", 0)
     result.report = campaign_report(ws.store, CAMPAIGN)
     return result
 
@@ -172,71 +176,78 @@ def _draw(message_id: str, what: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-async def _react(
-    web: httpx.AsyncClient, received: list[ReceivedMessage], clock: DemoClock, already: int
-) -> int:
-    """Recipients of the emails received since `already` act on them over the next hours:
-    delivery reports, bounces (as DSNs), opens, clicks, one-click unsubscribes."""
+class Inbox:
+    """The emails the local SMTP server wrote to its spool, read as they arrive."""
+
+    def __init__(self, spool: Path) -> None:
+        self.spool = spool
+        self.count = 0
+
+    def fresh(self) -> list[bytes]:
+        names = sorted(p.name for p in self.spool.glob("*.eml"))
+        new, self.count = names[self.count :], len(names)
+        return [(self.spool / name).read_bytes() for name in new]
+
+
+_HEADER = re.compile(rb"^(Message-ID|X-Cantata-Message-Id|To|List-Unsubscribe): (.*?)\r?$", re.M)
+_PIXEL = re.compile(rb'src="https?://[^"/]+(/o/[A-Za-z0-9_-]+)"')
+_CLICK = re.compile(rb'href="https?://[^"/]+(/c/[A-Za-z0-9_-]+)"')
+
+
+async def _react(web: httpx.AsyncClient, inbox: Inbox, clock: DemoClock) -> None:
+    """Recipients of the emails received since the last call act on them over the next
+    hours: delivery reports, bounces (as DSNs), opens, clicks, one-click unsubscribes."""
     auth = {"Authorization": f"Bearer {CALLBACK_SECRET}"}
-    fresh = received[already:]
-    delivered = []
-    for i, got in enumerate(fresh):
-        message = email.message_from_bytes(got.data)  # compat32: fast, enough to read links
-        mid = str(message["X-Cantata-Message-Id"])
+    delivered: list[dict[str, str]] = []
+    for raw in inbox.fresh():
+        head, _, body = raw.partition(b"\r\n\r\n")
+        headers = {m.group(1).decode(): m.group(2).decode() for m in _HEADER.finditer(head)}
+        mid = headers["X-Cantata-Message-Id"]
         clock.now += timedelta(seconds=1)  # spread the reactions over the hours that follow
         if _draw(mid, "bounce") < BOUNCE:
-            await web.post("/bounces", content=_dsn(message, got.rcpt_tos[0]), headers=auth)
+            await web.post("/bounces", content=_dsn(headers), headers=auth)
             continue
         delivered.append({"message_id": mid, "event": "delivered"})
+        if len(delivered) == 500:
+            await web.post("/callbacks/smtp", json={"events": delivered}, headers=auth)
+            delivered = []
         if _draw(mid, "open") >= OPEN:
             continue
-        html = _html(message)
+        html = binascii.a2b_qp(body)  # the parts are quoted-printable
         pixel = _PIXEL.search(html)
         if pixel:
-            await web.get(urlsplit(pixel.group(1)).path)
-        clicks = _CLICK.findall(html)
-        if clicks and _draw(mid, "click") < CLICK:
-            await web.get(urlsplit(clicks[0].replace("&amp;", "&")).path)
-        unsubscribe = str(message.get("List-Unsubscribe", "")).strip("<>")
+            await web.get(pixel.group(1).decode())
+        click = _CLICK.search(html)
+        if click and _draw(mid, "click") < CLICK:
+            await web.get(click.group(1).decode())
+        unsubscribe = headers.get("List-Unsubscribe", "").strip("<>")
         if unsubscribe and _draw(mid, "unsubscribe") < UNSUBSCRIBE:
             await web.post(
                 urlsplit(unsubscribe).path,
                 content=b"List-Unsubscribe=One-Click",
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
-        if i % 500 == 499:
-            await web.post("/callbacks/smtp", json={"events": delivered}, headers=auth)
-            delivered = []
     if delivered:
         await web.post("/callbacks/smtp", json={"events": delivered}, headers=auth)
-    return len(received)
 
 
-async def _sms_delivered(web: httpx.AsyncClient, sms: HttpSink) -> None:
+async def _sms_delivered(web: httpx.AsyncClient, store: Store) -> None:
     """The SMS gateway reports delivery of what it accepted."""
-    events = []
-    for request in sms.requests:
-        body = json.loads(request.body)
-        events.append({"message_id": body["message_id"], "event": "delivered"})
+    sent = store.fetchall(
+        "SELECT message_id FROM cantata_delivery WHERE channel = 'sms' AND status = 'sent' "
+        "AND feedback IS NULL"
+    )
+    events = [{"message_id": str(m), "event": "delivered"} for (m,) in sent]
     auth = {"Authorization": f"Bearer {CALLBACK_SECRET}"}
     await web.post("/callbacks/sms", json={"events": events}, headers=auth)
 
 
-def _html(message: Message) -> str:
-    for part in message.walk():
-        if part.get_content_type() == "text/html":
-            payload = part.get_payload(decode=True)
-            return payload.decode("utf-8") if isinstance(payload, bytes) else ""
-    return ""
-
-
-def _dsn(original: Message, recipient: str) -> bytes:
+def _dsn(original: dict[str, str]) -> bytes:
     """What the recipient's mail server sends back for a mailbox that does not exist: an
     RFC 3464 report with the original message's headers."""
+    recipient = original["To"]
     returned = "".join(
-        f"{name}: {original[name]}\r\n"
-        for name in ("Message-ID", "X-Cantata-Message-Id", "From", "To", "Subject")
-        if original[name] is not None
+        f"{name}: {original[name]}\r\n" for name in ("Message-ID", "X-Cantata-Message-Id", "To")
     )
     boundary = "dsn-boundary"
     text = (

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from cantata.store.base import Store
 from cantata.tracking.bounces import parse_dsn
-from cantata.tracking.feedback import message_for_provider_id, record_event
+from cantata.tracking.feedback import message_for_provider_id, record_delivered, record_event
 from cantata.tracking.tokens import InvalidToken, Kind, Token, TokenSigner
 
 Clock = Callable[[], datetime]
@@ -193,8 +193,29 @@ def twilio_event(form: dict[str, str], clock: Clock) -> CallbackEvent | None:
 
 
 def _record_callbacks(store: Store, events: list[CallbackEvent], provider: str) -> dict[str, Any]:
-    recorded, unknown = 0, []
+    """A provider's batch of events in one transaction (a commit per event would make a
+    large callback slow); the provider retries the whole batch if it fails."""
+    with store.transaction():
+        return _record_each(store, events, provider)
+
+
+def _record_each(store: Store, events: list[CallbackEvent], provider: str) -> dict[str, Any]:
+    recorded = 0
+    unknown: list[str | None] = []
+    reports = [e for e in events if e.event == "delivered" and e.message_id]
+    delivered: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for e in reports:  # a provider's retry repeats an event: the first one counts
+        assert e.message_id is not None
+        delivered.setdefault(e.message_id, (e.at, {**e.details, "provider": provider}))
+    known = record_delivered(store, delivered)
+    for e in reports:
+        if e.message_id in known:
+            recorded += 1
+        else:
+            unknown.append(e.message_id)
     for e in events:
+        if e.event == "delivered" and e.message_id:
+            continue
         mid = e.message_id or message_for_provider_id(store, e.provider_id or "")
         details = {**e.details, "provider": provider}
         if mid is not None and record_event(store, mid, e.event, at=e.at, details=details):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from cantata.delivery.ledger import sql_list, sql_text, timestamp_literal
 from cantata.profile.consent import set_consent
 from cantata.profile.suppression import add_suppression
 from cantata.store.base import Store
@@ -26,7 +27,8 @@ RANK = {event: i for i, event in enumerate(EVENTS)}
 CONSENT_CHANNEL = {"direct_mail": "mail"}
 
 _LEDGER = (
-    "SELECT d.campaign, r.version, d.activity, d.run, d.recipient, d.secondary_key, "
+    "SELECT d.campaign, r.version, d.activity, d.run, d.recipient, d.secondary_entity, "
+    "d.secondary_key, "
     "d.channel, d.address, d.feedback FROM cantata_delivery d "
     "LEFT JOIN cantata_run r ON r.id = d.run WHERE d.message_id = %s"
 )
@@ -42,6 +44,44 @@ def message_for_provider_id(store: Store, provider_id: str) -> str | None:
         "SELECT message_id FROM cantata_delivery WHERE provider_id = %s LIMIT 1", [provider_id]
     )
     return None if found is None else str(found)
+
+
+def record_delivered(
+    store: Store, events: Mapping[str, tuple[datetime, Mapping[str, Any]]]
+) -> set[str]:
+    """Delivery reports in bulk (providers send them by the thousand), set-based: message id
+    → (when, details). Each message gets its `delivered` event once. Returns the ids the
+    ledger knows."""
+    if not events:
+        return set()
+    values = ", ".join(
+        f"({sql_text(mid)}, {timestamp_literal(at)}, "
+        f"{sql_text(json.dumps(dict(details), sort_keys=True) if details else None)})"
+        for mid, (at, details) in events.items()
+    )
+    ids = sql_list(events)
+    with store.transaction():
+        known = {
+            str(m)
+            for (m,) in store.fetchall(
+                f"SELECT message_id FROM cantata_delivery WHERE message_id IN ({ids})"
+            )
+        }
+        store.execute(
+            "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, "
+            'run_id, recipient, secondary_entity, secondary_key, channel, event, "at", details) '
+            "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
+            "d.recipient, d.secondary_entity, d.secondary_key, d.channel, 'delivered', "
+            f"CAST(v.happened AS TIMESTAMP), v.details FROM (VALUES {values}) v(mid, happened, details) "
+            "JOIN cantata_delivery d ON d.message_id = v.mid "
+            "LEFT JOIN cantata_run r ON r.id = d.run WHERE NOT EXISTS (SELECT 1 FROM "
+            "cantata_history h WHERE h.message_id = d.message_id AND h.event = 'delivered')"
+        )
+        store.execute(
+            f"UPDATE cantata_delivery SET feedback = 'delivered' WHERE message_id IN ({ids}) "
+            "AND feedback IS NULL"
+        )
+    return known
 
 
 def _already(store: Store, message_id: str, event: str, details: Mapping[str, Any]) -> bool:
@@ -77,13 +117,14 @@ def record_event(
         row = store.fetchone(_LEDGER + lock, [message_id])
         if row is None:
             return False
-        campaign, version, activity, run, recipient, secondary, channel, address, current = row
+        (campaign, version, activity, run, recipient, entity, secondary, channel, address,
+         current) = row  # fmt: skip
         if event not in REPEATABLE and _already(store, message_id, event, details):
             return True
         store.execute(
             "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, "
-            'run_id, recipient, secondary_key, channel, event, "at", details) '
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            'run_id, recipient, secondary_entity, secondary_key, channel, event, "at", details) '
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 message_id,
                 campaign,
@@ -91,6 +132,7 @@ def record_event(
                 activity,
                 str(run),
                 recipient,
+                entity,
                 secondary,
                 channel,
                 event,
@@ -98,7 +140,7 @@ def record_event(
                 json.dumps(details, sort_keys=True) if details else None,
             ],
         )
-        if current is None or RANK.get(current, -1) <= RANK[event]:
+        if current is None or RANK.get(current, -1) < RANK[event]:
             store.execute(
                 "UPDATE cantata_delivery SET feedback = %s WHERE message_id = %s",
                 [event, message_id],
