@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +36,7 @@ from cantata.delivery.email_message import compose, generate_dkim_key
 from cantata.delivery.providers.smtp import smtp_provider
 from cantata.delivery.rules import Rules
 from cantata.model import parse_model
+from cantata.peers.process import PeerProcess
 from cantata.store import Store, open_store
 from cantata.store.schema import apply_model
 from cantata.tracking.links import TrackingLinks
@@ -213,15 +213,6 @@ def bare(port: int, messages: list[tuple[str, bytes]], connections: int) -> floa
     return time.perf_counter() - started
 
 
-def start_sink() -> tuple[subprocess.Popen[str], int]:
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "cantata.peers.smtp_sink"], stdout=subprocess.PIPE, text=True
-    )
-    assert sink.stdout is not None
-    line = sink.stdout.readline()
-    return sink, int(line.rsplit(":", 1)[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
@@ -234,43 +225,40 @@ def main() -> None:
         f"{args.messages:,} emails, {args.connections} SMTP connections, batches of "
         f"{args.batch}, DKIM {'rsa-' + str(args.dkim) if args.dkim else 'off'}"
     )
-    sink, port = start_sink()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            key_file = None
-            if args.dkim:
-                key, _ = generate_dkim_key("bench", "travel.example", bits=args.dkim)
-                key_file = Path(tmp) / "dkim.pem"
-                key_file.write_bytes(key.private_key_pem)
-            store = open_store(f"duckdb:///{Path(tmp) / 'bench.duckdb'}")
-            started = time.perf_counter()
-            run = prepare(store, args.messages)
-            print(f"queued {args.messages:,} messages in {time.perf_counter() - started:.1f}s")
-            # Peak memory at growing counts: the same dispatcher over a quarter, a half, all.
-            growth = []
-            for share in (4, 2):
-                part = args.messages // share
-                store.execute(
-                    "UPDATE cantata_delivery SET status = 'excluded', reason = 'bench' "
-                    f"WHERE CAST(recipient AS BIGINT) > {part}"
-                )
-                seconds, sent, peak = ours(store, port, args, key_file)
-                growth.append((sent, seconds, peak))
-                store.execute("UPDATE cantata_delivery SET reason = NULL WHERE reason = 'bench'")
-                store.execute(
-                    "UPDATE cantata_delivery SET status = 'pending' WHERE status = 'excluded'"
-                )
-                reset(store)
-            messages = rendered(store, run, key_file)
-            bare_s = bare(port, messages, args.connections)
-            size = sum(len(m) for _, m in messages) / len(messages)
-            del messages
-            ours_s, sent, peak = ours(store, port, args, key_file)
-            growth.append((sent, ours_s, peak))
-            store.close()
-    finally:
-        sink.terminate()
-        counts = sink.communicate(timeout=30)[0].strip()
+    with PeerProcess("cantata.peers.smtp_sink") as sink, tempfile.TemporaryDirectory() as tmp:
+        port = sink.port
+        key_file = None
+        if args.dkim:
+            key, _ = generate_dkim_key("bench", "travel.example", bits=args.dkim)
+            key_file = Path(tmp) / "dkim.pem"
+            key_file.write_bytes(key.private_key_pem)
+        store = open_store(f"duckdb:///{Path(tmp) / 'bench.duckdb'}")
+        started = time.perf_counter()
+        run = prepare(store, args.messages)
+        print(f"queued {args.messages:,} messages in {time.perf_counter() - started:.1f}s")
+        # Peak memory at growing counts: the same dispatcher over a quarter, a half, all.
+        growth = []
+        for share in (4, 2):
+            part = args.messages // share
+            store.execute(
+                "UPDATE cantata_delivery SET status = 'excluded', reason = 'bench' "
+                f"WHERE CAST(recipient AS BIGINT) > {part}"
+            )
+            seconds, sent, peak = ours(store, port, args, key_file)
+            growth.append((sent, seconds, peak))
+            store.execute("UPDATE cantata_delivery SET reason = NULL WHERE reason = 'bench'")
+            store.execute(
+                "UPDATE cantata_delivery SET status = 'pending' WHERE status = 'excluded'"
+            )
+            reset(store)
+        messages = rendered(store, run, key_file)
+        bare_s = bare(port, messages, args.connections)
+        size = sum(len(m) for _, m in messages) / len(messages)
+        del messages
+        ours_s, sent, peak = ours(store, port, args, key_file)
+        growth.append((sent, ours_s, peak))
+        store.close()
+    counts = json.dumps(sink.counts)
     assert sent == args.messages, f"sent {sent} of {args.messages}"
     ours_rate, bare_rate = sent / ours_s, args.messages / bare_s
     print(f"average message {size / 1024:.1f} KiB; the sink received {counts}")
