@@ -118,3 +118,14 @@ def test_send_confirmation(db: Store) -> None:
     confirm(db, runner, run, "mail", NOW)
     assert delivery_activity(db, run, "mail").status == SENDING  # type: ignore[union-attr]
     assert node_runs(db, run)["after"].status == "done"
+
+
+def test_worktables_stay_while_messages_wait(db: Store) -> None:
+    from cantata.canvas.runtime import purge_worktables
+
+    text = campaign("hello", [EVERYONE, node("mail", "email", **EMAIL)], ["everyone -> mail"])
+    _, run = start(db, text, Rules())
+    later = NOW + timedelta(days=30)
+    assert purge_worktables(db, later) == []  # two messages still pending: kept
+    db.execute("UPDATE cantata_delivery SET status = 'sent' WHERE status = 'pending'")
+    assert purge_worktables(db, later) == [run]

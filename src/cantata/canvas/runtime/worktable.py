@@ -81,13 +81,15 @@ def purge_worktables(
     store: Store, now: datetime, retention: timedelta = timedelta(days=7)
 ) -> list[int]:
     """Drop the worktables of runs that finished more than `retention` before `now`; their
-    counts, logs and statuses stay. Return the runs purged."""
+    counts, logs and statuses stay. A run whose messages are still to be sent keeps them: the
+    dispatcher renders from them. Return the runs purged."""
     cutoff = db_time(now) - retention
     runs = [
         int(r[0])
         for r in store.fetchall(
             "SELECT id FROM cantata_run WHERE finished_at IS NOT NULL AND finished_at < %s "
-            "AND purged_at IS NULL ORDER BY id",
+            "AND purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM cantata_delivery d "
+            "WHERE d.run = cantata_run.id AND d.status IN ('pending', 'claimed')) ORDER BY id",
             [cutoff],
         )
     ]
