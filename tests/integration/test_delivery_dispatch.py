@@ -52,6 +52,7 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)  # a real sleep lets other tasks run meanwhile
 
 
 @pytest.fixture
@@ -238,3 +239,18 @@ def test_connection_dropped_mid_batch_loses_nothing(db: Store, sink: SmtpSink) -
     ids = [m.parsed()["X-Cantata-Message-Id"] for m in sink.messages]
     assert len(ids) == len(set(ids)) == 3
     assert sink.counts.dropped >= 1
+
+
+def test_a_lease_running_out_while_throttled_sends_nothing_twice(db: Store, sink: SmtpSink) -> None:
+    """Batches of one at one message a second, with a half-second lease: each batch's claim
+    expires while it waits its turn; the dispatcher must neither re-claim its own waiting
+    messages nor send one twice."""
+    clock = FakeClock(NOW)
+    mail = {**PER_BOOKING, "settings": {**PER_BOOKING["settings"], "throttle_per_second": 1}}
+    _, run = start(db, campaign("stays", [STAYS, mail], ["stays -> mail"]), Rules())
+    rules = Rules(batch_size=1, lease=timedelta(milliseconds=500))
+    drain(dispatcher(db, sink, rules, clock))
+    ids = [m.parsed()["X-Cantata-Message-Id"] for m in sink.messages]
+    assert len(ids) == len(set(ids)) == 3
+    assert set(ledger(db, run).values()) == {("sent", None)}
+    assert db.scalar("SELECT count(*) FROM cantata_history WHERE event = 'sent'") == 3

@@ -49,13 +49,16 @@ class Claimed:
 
 
 def claim(store: Store, owner: str, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Claim up to `limit` due messages of sending activities for `owner` until now + lease."""
+    """Claim up to `limit` due messages of sending activities for `owner` until now + lease.
+    Expired claims are taken over from other dispatchers only: this one's own are in its
+    hands (a batch waiting to be sent), and renewed before they go."""
     at = timestamp_literal(now)
     due = (
         f"SELECT d.message_id FROM cantata_delivery d JOIN cantata_delivery_activity a "
         f"ON a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
         f"WHERE (d.status = '{PENDING}' AND d.next_attempt_at <= {at}) "
-        f"OR (d.status = '{CLAIMED}' AND d.lease_until < {at}) "
+        f"OR (d.status = '{CLAIMED}' AND d.lease_until < {at} "
+        f"AND d.lease_owner <> {sql_text(owner)}) "
         f"ORDER BY d.next_attempt_at, d.message_id LIMIT {int(limit)}"
     )
     until = timestamp_literal(now + lease)
@@ -138,6 +141,27 @@ def release(store: Store, owner: str | None = None) -> int:
     return count
 
 
+def renew(store: Store, owner: str, ids: Sequence[str], until: datetime) -> set[str]:
+    """Extend `owner`'s lease on the messages `ids` it still holds; return those. A message
+    whose lease ran out and went to another dispatcher is not among them: not ours to send."""
+    if not ids:
+        return set()
+    with store.transaction():
+        store.execute(
+            f"UPDATE cantata_delivery SET lease_until = {timestamp_literal(until)} "
+            f"WHERE status = '{CLAIMED}' AND lease_owner = %s AND message_id IN ({sql_list(ids)})",
+            [owner],
+        )
+        return {
+            str(m)
+            for (m,) in store.fetchall(
+                f"SELECT message_id FROM cantata_delivery WHERE status = '{CLAIMED}' "
+                f"AND lease_owner = %s AND message_id IN ({sql_list(ids)})",
+                [owner],
+            )
+        }
+
+
 def claim_owners(store: Store) -> list[str]:
     return sorted(
         str(r[0])
@@ -149,13 +173,14 @@ def claim_owners(store: Store) -> list[str]:
 
 def dead_owners(store: Store, host: str) -> list[str]:
     """Dispatchers on this host holding claims whose process is gone (owners are
-    `host:pid`): their claims need not wait for the leases to expire."""
-    out = []
-    for owner in claim_owners(store):
-        name, _, pid = owner.rpartition(":")
-        if name == host and pid.isdigit() and not _alive(int(pid)):
-            out.append(owner)
-    return out
+    `host:pid:nonce`): their claims need not wait for the leases to expire."""
+    return [owner for owner in claim_owners(store) if dead_here(owner, host)]
+
+
+def dead_here(owner: str, host: str) -> bool:
+    """Whether `owner` (`host:pid:nonce`) was a process on this host that is gone."""
+    parts = owner.rsplit(":", 2)
+    return len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1]))
 
 
 def claimed_rows(store: Store, owner: str, ids: Sequence[str]) -> list[Claimed]:
@@ -231,14 +256,14 @@ def record(
                 [db_time(now + wait), o.error, o.message_id, owner],
             )
         for o in failed:
-            store.execute(
+            changed = store.execute(
                 f"UPDATE cantata_delivery SET status = '{FAILED}', attempts = attempts + 1, "
                 "reason = %s, lease_owner = NULL, lease_until = NULL WHERE message_id = %s "
                 "AND lease_owner = %s",
                 [o.error, o.message_id, owner],
             )
             c = by_id[o.message_id]
-            if o.bad_address and c.address:
+            if changed and o.bad_address and c.address:  # not if the lease went elsewhere
                 add_suppression(
                     store, c.address, c.channel, "hard_bounce", source=f"run {c.run}", now=now
                 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ def system_clock() -> datetime:
 
 
 def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`host:pid:nonce`: the nonce keeps a restarted process that got the same pid (PID 1 in
+    a container) from taking a dead one's claims and journal for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class RateLimiter:
@@ -244,9 +247,19 @@ class Dispatcher:
             outcomes = list(job.outcomes)
             if job.messages:
                 await self._throttle(activity, len(job.messages))
-                provider = self._provider(activity.channel)
-                hook = self.journal.accepted if self.journal is not None else None
-                outcomes += await provider.send(job.messages, hook)
+                # The lease may have run out while this batch waited (throttling, the batch
+                # before it): send only what this dispatcher still holds, for another lease.
+                held = await self._db(
+                    claims.renew,
+                    self.store,
+                    self.owner,
+                    [m.message_id for m in job.messages],
+                    self.clock() + self.rules.lease,
+                )
+                lost = {m.message_id for m in job.messages} - held
+                job.claimed = [c for c in job.claimed if c.message_id not in lost]
+                messages = [m for m in job.messages if m.message_id not in lost]
+                outcomes += await self._send(activity, messages)
             done = self.clock()
             recorded = await self._db(
                 claims.record, self.store, self.rules, self.owner, job.claimed, outcomes, done
@@ -259,6 +272,34 @@ class Dispatcher:
             if outcomes:
                 await self._db(self._count_errors, activity, outcomes)
             await self._db(finish_if_done, self.store, activity.run, activity.activity, done)
+
+    async def _send(self, activity: DeliveryActivity, messages: list[Message]) -> list[Outcome]:
+        """Send through the channel's provider, journalling each acceptance as it comes. If
+        the provider fails outright, what it had accepted is recorded before the error goes
+        on: the journal would otherwise be emptied by the next batch's commit."""
+        if not messages:
+            return []
+        accepted: list[Outcome] = []
+
+        def hook(outcome: Outcome) -> None:
+            if self.journal is not None:
+                self.journal.accepted(outcome)
+            if outcome.status is Status.SENT:
+                accepted.append(outcome)
+
+        try:
+            return await self._provider(activity.channel).send(messages, hook)
+        except BaseException:
+            if accepted:
+                sent = {o.message_id for o in accepted}
+                claimed = await self._db(claims.claimed_rows, self.store, self.owner, sorted(sent))
+                await self._db(
+                    claims.record, self.store, self.rules, self.owner, claimed, accepted,
+                    self.clock(),
+                )  # fmt: skip
+                if self.journal is not None:
+                    self.journal.committed()
+            raise
 
     def _activity(self, key: tuple[int, str]) -> DeliveryActivity:
         found = delivery_activity(self.store, *key)
@@ -319,15 +360,26 @@ class Dispatcher:
             await provider_limit.take(n)
 
     def _count_errors(self, activity: DeliveryActivity, outcomes: Sequence[Outcome]) -> None:
-        """Consecutive failures (retries included) pause the activity after the threshold."""
+        """Consecutive failures (retries included) pause the activity after the threshold.
+        Counted in SQL: another dispatcher may be counting the same activity's failures."""
         run, node = activity.run, activity.activity
-        errors = activity.consecutive_errors
+        trailing = 0
         for o in outcomes:
-            errors = 0 if o.status is Status.SENT else errors + 1
+            trailing = 0 if o.status is Status.SENT else trailing + 1
+        succeeded = any(o.status is Status.SENT for o in outcomes)
+        base = "0" if succeeded else "consecutive_errors"
         self.store.execute(
-            "UPDATE cantata_delivery_activity SET consecutive_errors = %s WHERE run = %s "
-            "AND activity = %s",
-            [errors, run, node],
+            f"UPDATE cantata_delivery_activity SET consecutive_errors = {base} + %s "
+            "WHERE run = %s AND activity = %s",
+            [trailing, run, node],
+        )
+        errors = int(
+            self.store.scalar(
+                "SELECT consecutive_errors FROM cantata_delivery_activity WHERE run = %s "
+                "AND activity = %s",
+                [run, node],
+            )
+            or 0
         )
         if errors >= self.rules.pause_after_errors:
             last = next((o.error for o in reversed(outcomes) if o.error), None)

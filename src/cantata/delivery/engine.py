@@ -17,9 +17,9 @@ from typing import Any
 
 from cantata.canvas.runtime import Runner
 from cantata.delivery.activities import queue_pending
-from cantata.delivery.claims import claim_owners, dead_owners, release
+from cantata.delivery.claims import claim_owners, dead_here, dead_owners, release
 from cantata.delivery.dispatcher import Clock, Dispatcher, Sleep, Stats, system_clock
-from cantata.delivery.journal import Journal, recover
+from cantata.delivery.journal import Journal, journal_owners, recover
 from cantata.delivery.providers.base import Provider, open_provider
 from cantata.delivery.rules import CHANNELS, Rules, load_rules
 from cantata.errors import ConfigError, did_you_mean
@@ -100,15 +100,14 @@ class DeliveryEngine:
         """Take over what crashed dispatchers left: what their journals say the provider
         accepted is recorded as sent; their other claims go back to pending. On DuckDB this
         process owns the store alone, so every claim left is a crash's."""
-        store = self.store
-        dead = (
-            claim_owners(store)
-            if store.dialect == "duckdb"
-            else dead_owners(store, socket.gethostname())
-        )
+        store, host = self.store, socket.gethostname()
+        dead = set(claim_owners(store) if store.dialect == "duckdb" else dead_owners(store, host))
         recovered = 0
         if journal_dir is not None:
-            recovered = recover(store, self.rules, journal_dir, dead, self.clock())
+            # A dead dispatcher's journal may outlive its claims (recorded, then killed
+            # before the journal was emptied): those are read too, and removed.
+            dead |= {o for o in journal_owners(journal_dir) if dead_here(o, host)}
+            recovered = recover(store, self.rules, journal_dir, sorted(dead), self.clock())
         for owner in dead:
             release(store, owner)
         return recovered

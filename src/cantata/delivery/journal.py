@@ -22,7 +22,7 @@ from cantata.delivery.message import Outcome, Status
 from cantata.delivery.rules import Rules
 from cantata.store.base import Store
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_SAFE = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
 class Journal:
@@ -42,6 +42,11 @@ class Journal:
     def close(self) -> None:
         os.close(self._fd)
         self.path.unlink(missing_ok=True)
+
+
+def journal_owners(folder: Path) -> list[str]:
+    """The dispatchers that left a journal in `folder` (its file name is the owner)."""
+    return sorted(p.stem for p in folder.glob("*.journal")) if folder.exists() else []
 
 
 def recover(store: Store, rules: Rules, folder: Path, owners: list[str], now: datetime) -> int:
