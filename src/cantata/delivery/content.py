@@ -118,12 +118,15 @@ class Composer:
 
 
 _TAG = re.compile(r"<[^>]+>")
+_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["'][^>]*>(.*?)</a\s*>""", re.I | re.S)
 _BREAK = re.compile(r"<\s*(br|/p|/div|/h[1-6]|/li|/tr)\b[^>]*>", re.I)
 _BLANKS = re.compile(r"[ \t]+")
 
 
 def html_to_text(html: str) -> str:
-    """A plain-text part from the HTML one: block ends become line breaks, tags go."""
+    """A plain-text part from the HTML one: block ends become line breaks, links keep their
+    address after their text, tags go."""
+    html = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", html)
     text = _TAG.sub("", _BREAK.sub("\n", html))
     lines = (_BLANKS.sub(" ", line).strip() for line in html_lib.unescape(text).splitlines())
     return "\n".join(line for line in lines if line)
