@@ -367,6 +367,18 @@ def _parse(text: str, *, part: str, html: bool) -> nodes.Template:
     return ENVIRONMENT.parse(text, name=f"{part}.html" if html else part)
 
 
+# Every validation of a campaign (each test run, each publish) checks its templates again: the
+# parse and the compile, the costly part, are kept per text. The trees are only read.
+@lru_cache(maxsize=1024)
+def _parsed(text: str, part: str, html: bool) -> nodes.Template:
+    return _parse(text, part=part, html=html)
+
+
+@lru_cache(maxsize=1024)
+def _built(text: str, part: str, html: bool) -> Template:
+    return _build(_parsed(text, part, html), part=part, html=html)
+
+
 def _build(ast: nodes.Template, *, part: str, html: bool) -> Template:
     name = f"{part}.html" if html else part
     code = ENVIRONMENT.compile(ast, name=name, filename=_filename(part))
@@ -494,7 +506,7 @@ def check_template(
     unknown names and fields (against a sample context from `sample_context`), then errors
     rendering it against that context. Empty when the template is fine."""
     try:
-        ast = _parse(text, part=part, html=html)
+        ast = _parsed(text, part, html)
     except TemplateSyntaxError as exc:
         return [TemplateProblem(exc.lineno, _syntax_reason(exc))]
     found = sorted(
@@ -505,7 +517,7 @@ def check_template(
         # An open sample row reads any field as text: rendering it would report false errors.
         return found
     try:
-        _build(ast, part=part, html=html).render(with_aliases(context))
+        _built(text, part, html).render(with_aliases(context))
     except FormatValueError:
         pass  # a filter could not read a sample value ("sample" as a date): only data can tell
     except Exception as exc:
