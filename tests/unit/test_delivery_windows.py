@@ -85,3 +85,11 @@ def test_next_allowed_is_the_first_allowed_instant(
     while step < found and step < at + timedelta(hours=30):
         assert not all(w.allows(step) for w in windows), step
         step += timedelta(minutes=15)
+
+
+def test_a_window_across_midnight_belongs_to_the_day_it_opens() -> None:
+    # Mondays 22:00 to 06:00: Monday night into Tuesday morning, not Sunday night's tail.
+    window = Window.of(time(22), time(6), PARIS, ["mon"])
+    assert window.allows(utc(2026, 6, 9, 2))  # Tuesday 04:00 in Paris
+    assert not window.allows(utc(2026, 6, 8, 2))  # Monday 04:00: Sunday's window
+    assert window.earliest(utc(2026, 6, 7, 21)) == utc(2026, 6, 8, 20)  # Sun 23:00 → Mon 22:00

@@ -29,14 +29,17 @@ class Window:
 
     def allows(self, at: datetime) -> bool:
         local = at.astimezone(self.zone)
-        if self.days is not None and local.weekday() not in self.days:
-            return False
         clock = local.time().replace(tzinfo=None)
+        day = local.weekday()
         if self.start == self.end:
-            return True
-        if self.start < self.end:
-            return self.start <= clock < self.end
-        return clock >= self.start or clock < self.end
+            inside = True
+        elif self.start < self.end:
+            inside = self.start <= clock < self.end
+        else:
+            inside = clock >= self.start or clock < self.end
+            if clock < self.end:
+                day = (day - 1) % 7  # after midnight: the window opened the day before
+        return inside and (self.days is None or day in self.days)
 
     def earliest(self, at: datetime) -> datetime:
         """The first instant ≥ `at` the window allows."""
