@@ -152,14 +152,6 @@ class Dispatcher:
                 return self.stats
             await self.sleep(idle_sleep)
 
-    async def dispatch_batch(self) -> int:
-        """Claim, render, send and record one batch; return how many messages were claimed."""
-        jobs = await self._prepare()
-        if jobs is None:
-            return 0
-        await self._deliver(jobs)
-        return sum(len(j.claimed) for j in jobs)
-
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
         """Database work off the event loop (sending goes on meanwhile), one at a time: the
         store's connection is shared."""
