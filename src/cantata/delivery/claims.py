@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cantata.canvas.runtime.dialect import sql_literal
 from cantata.canvas.timestamps import db_time
 from cantata.delivery.activities import SENDING
 from cantata.delivery.ledger import (
@@ -24,8 +25,8 @@ from cantata.delivery.ledger import (
     PENDING,
     SENT,
     exclusion_sql,
+    history_from_ledger,
     sql_list,
-    sql_text,
     timestamp_literal,
 )
 from cantata.delivery.message import Outcome, Status
@@ -58,7 +59,7 @@ def claim(store: Store, owner: str, now: datetime, limit: int, lease: timedelta)
         f"ON a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
         f"WHERE (d.status = '{PENDING}' AND d.next_attempt_at <= {at}) "
         f"OR (d.status = '{CLAIMED}' AND d.lease_until < {at} "
-        f"AND d.lease_owner <> {sql_text(owner)}) "
+        f"AND d.lease_owner <> {sql_literal(owner)}) "
         f"ORDER BY d.next_attempt_at, d.message_id LIMIT {int(limit)}"
     )
     until = timestamp_literal(now + lease)
@@ -233,7 +234,7 @@ def record(
     with store.transaction():
         if sent:
             values = ", ".join(
-                f"({sql_text(o.message_id)}, {sql_text(o.provider_id)})" for o in sent
+                f"({sql_literal(o.message_id)}, {sql_literal(o.provider_id)})" for o in sent
             )
             # History first: only for messages this dispatcher still holds.
             _history(store, [o.message_id for o in sent], "sent", now, owner=owner)
@@ -280,13 +281,8 @@ def _history(
     details: str | None = None,
     owner: str | None = None,
 ) -> None:
-    held = "" if owner is None else f" AND d.lease_owner = {sql_text(owner)}"
+    held = "" if owner is None else f" AND d.lease_owner = {sql_literal(owner)}"
     store.execute(
-        "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, run_id, "
-        'recipient, secondary_entity, secondary_key, channel, event, "at", details) '
-        "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
-        "d.recipient, d.secondary_entity, d.secondary_key, d.channel, %s, %s, %s "
-        "FROM cantata_delivery d LEFT JOIN cantata_run r ON r.id = d.run "
-        f"WHERE d.message_id IN ({sql_list(ids)}){held}",
+        history_from_ledger("%s", "%s", "%s") + f"WHERE d.message_id IN ({sql_list(ids)}){held}",
         [event, db_time(now), details],
     )

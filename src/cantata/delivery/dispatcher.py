@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cantata.canvas.schema import parse_local_time
 from cantata.delivery import claims
@@ -37,7 +37,7 @@ from cantata.delivery.journal import Journal
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import Provider
 from cantata.delivery.rules import Rules
-from cantata.delivery.windows import Window, next_allowed, quiet_window
+from cantata.delivery.windows import Window, next_allowed, quiet_window, zone_named
 from cantata.errors import CantataError
 from cantata.model import Model
 from cantata.store.base import Store
@@ -119,6 +119,7 @@ class Dispatcher:
         self.stats = Stats()
         self.journal: Journal | None = None  # set by the engine: acceptances before commit
         self._composers: dict[tuple[int, str], Composer] = {}
+        self._send_windows: dict[tuple[int, str], Window | None] = {}
         self._db_lock = asyncio.Lock()
         self._activities: dict[tuple[int, str], DeliveryActivity] = {}
         self._limits: dict[Any, RateLimiter] = {
@@ -322,20 +323,26 @@ class Dispatcher:
         return provider
 
     def _windows(self, activity: DeliveryActivity, ctx: RenderContext) -> list[Window]:
-        windows = []
-        window = activity.settings.get("send_window")
-        if window:
-            windows.append(
+        """The windows a message must fall in: the activity's send window (built once per
+        activity) and, for marketing, the quiet hours in the recipient's zone (once per zone)."""
+        key = (activity.run, activity.activity)
+        if key not in self._send_windows:
+            window = activity.settings.get("send_window")
+            self._send_windows[key] = (
                 Window.of(
                     parse_local_time(window["start"]),
                     parse_local_time(window["end"]),
                     ZoneInfo(activity.time_zone),
                     window.get("days"),
                 )
+                if window
+                else None
             )
+        found = self._send_windows[key]
+        windows = [found] if found is not None else []
         quiet = self.rules.quiet_hours
         if quiet is not None and activity.settings.get("category") == "marketing":
-            zone = _zone(ctx.recipient.get(self._tz_field) if self._tz_field else None)
+            zone = zone_named(ctx.recipient.get(self._tz_field) if self._tz_field else None)
             windows.append(
                 quiet_window(quiet.start, quiet.end, zone or ZoneInfo(activity.time_zone))
             )
@@ -389,27 +396,6 @@ class Dispatcher:
             await provider.close()
         if self.journal is not None:
             self.journal.close()
-
-
-def _zone(name: Any) -> ZoneInfo | None:
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def backlog(store: Store) -> int:
-    """Messages of sending activities still to go."""
-    return int(
-        store.scalar(
-            "SELECT count(*) FROM cantata_delivery d JOIN cantata_delivery_activity a ON "
-            f"a.run = d.run AND a.activity = d.activity AND a.status = '{SENDING}' "
-            "WHERE d.status IN ('pending', 'claimed')"
-        )
-        or 0
-    )
 
 
 def next_due(store: Store) -> datetime | None:

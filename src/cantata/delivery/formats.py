@@ -12,13 +12,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent, is_currency
 from jinja2 import pass_context
 from jinja2.runtime import Context
+
+from cantata.delivery.windows import zone_named
 
 DEFAULT_LOCALE = "en"
 
@@ -36,14 +37,6 @@ def _parse_locale(tag: str) -> Locale:
         return Locale.parse(tag.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
         return Locale.parse(DEFAULT_LOCALE)
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def _recipient(ctx: Context) -> Mapping[str, Any]:
@@ -124,7 +117,7 @@ def datetime_filter(
         return ""
     moment = _as_datetime(value)
     zone_name = tz if tz is not None else _recipient(ctx).get("time_zone")
-    zone = _zone(zone_name) if isinstance(zone_name, str) and zone_name else None
+    zone = zone_named(zone_name)
     if zone is not None:
         aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         moment = aware.astimezone(zone)

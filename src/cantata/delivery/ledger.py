@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cantata.canvas.runtime.dialect import sql_literal
 from cantata.canvas.runtime.worktable import KEY, Slice
 from cantata.canvas.timestamps import db_time
 from cantata.delivery.rules import Rules
@@ -63,7 +64,7 @@ def queue_sql(dialect: str, model: Model, rules: Rules, target: Target, now: dat
         f"trim(CAST({address} AS TEXT)) AS address FROM ({target.rows.select()}) w {joins}"
     )
     ident = (
-        f"md5({_text(target.run)} || '/' || {_text(target.activity)} || '/' || "
+        f"md5({sql_literal(str(target.run))} || '/' || {sql_literal(target.activity)} || '/' || "
         "s.recipient || '/' || coalesce(s.secondary_key, ''))"
     )
     ranked = (
@@ -75,9 +76,9 @@ def queue_sql(dialect: str, model: Model, rules: Rules, target: Target, now: dat
     return (
         "INSERT INTO cantata_delivery (message_id, run, activity, campaign, channel, recipient, "
         "secondary_entity, secondary_key, address, status, reason, attempts, next_attempt_at, created_at) "
-        f"SELECT message_id, {int(target.run)}, {_text(target.activity)}, "
-        f"{_text(target.campaign)}, {_text(target.channel)}, recipient, "
-        f"{_text(target.per) if target.per else 'NULL'}, secondary_key, address, "
+        f"SELECT message_id, {int(target.run)}, {sql_literal(target.activity)}, "
+        f"{sql_literal(target.campaign)}, {sql_literal(target.channel)}, recipient, "
+        f"{sql_literal(target.per) if target.per else 'NULL'}, secondary_key, address, "
         f"CASE WHEN reason IS NULL THEN '{PENDING}' ELSE '{EXCLUDED}' END, reason, 0, "
         f"{at}, {at} "
         f"FROM (SELECT r.*, {reason} AS reason FROM ({ranked}) r) x "
@@ -107,10 +108,10 @@ def exclusion_sql(
         cases.append(f"WHEN NOT ({valid}) THEN 'invalid_address'")
     cases.append(
         "WHEN EXISTS (SELECT 1 FROM cantata_suppression sp WHERE sp.channel = "
-        f"{_text(channel)} AND sp.address = {_normalized(channel, addr)}) THEN 'suppressed'"
+        f"{sql_literal(channel)} AND sp.address = {_normalized(channel, addr)}) THEN 'suppressed'"
     )
     if category == "marketing":
-        consent_channel = _text(ADDRESS_CHANNEL[channel])
+        consent_channel = sql_literal(ADDRESS_CHANNEL[channel])
         consent = (
             "SELECT 1 FROM cantata_consent c WHERE c.recipient = "
             f"{row}.recipient AND c.channel = {consent_channel} AND c.purpose = 'marketing'"
@@ -122,8 +123,8 @@ def exclusion_sql(
         for cap in rules.caps:
             if not cap.applies_to(channel):
                 continue
-            only = "" if cap.channel == "*" else f" AND h.channel = {_text(channel)}"
-            only_d = "" if cap.channel == "*" else f" AND d.channel = {_text(channel)}"
+            only = "" if cap.channel == "*" else f" AND h.channel = {sql_literal(channel)}"
+            only_d = "" if cap.channel == "*" else f" AND d.channel = {sql_literal(channel)}"
             seconds = int(cap.window.total_seconds())
             sent = (
                 f"(SELECT count(*) FROM cantata_history h WHERE h.recipient = {row}.recipient "
@@ -203,12 +204,22 @@ def _only_path(model: Model, entity: str) -> str:
     return recipient_paths(model, entity)[0]  # validation made sure there is exactly one
 
 
+def history_from_ledger(event: str, at: str, details: str, source: str = "") -> str:
+    """An `INSERT ... SELECT` of communication-history rows, one per ledger row `d` (with its
+    run's version); `event`, `at` and `details` are SQL expressions, `source` a FROM clause
+    naming the ledger `d` (default: the ledger alone). The caller adds the WHERE."""
+    return (
+        "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, run_id, "
+        'recipient, secondary_entity, secondary_key, channel, event, "at", details) '
+        "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
+        f"d.recipient, d.secondary_entity, d.secondary_key, d.channel, {event}, {at}, {details} "
+        f"FROM {source or 'cantata_delivery d'} LEFT JOIN cantata_run r ON r.id = d.run "
+    )
+
+
 def timestamp_literal(at: datetime) -> str:
-    return f"CAST('{db_time(at).isoformat(sep=' ')}' AS TIMESTAMP)"
-
-
-def _text(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+    """An instant as a literal of the stores' naive-UTC TIMESTAMP."""
+    return sql_literal(db_time(at))
 
 
 def _count(store: Store, target: Target) -> int:
@@ -243,9 +254,9 @@ def exclusion_counts(store: Store, run: int, activity: str) -> dict[str, int]:
     }
 
 
-def sql_text(value: str | None) -> str:
+def sqlsql_literal(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 def sql_list(values: Iterable[str]) -> str:
-    return ", ".join(sql_text(v) for v in values)
+    return ", ".join(sqlsql_literal(v) for v in values)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cantata.canvas.schema import WEEKDAYS
 
@@ -53,6 +54,18 @@ class Window:
         raise ValueError(f"the window {self} never opens")  # days is never empty
 
 
+@lru_cache(maxsize=512)
+def zone_named(name: object) -> ZoneInfo | None:
+    """The time zone a recipient's field names, or None when it names none."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=512)
 def quiet_window(start: time, end: time, zone: ZoneInfo) -> Window:
     """Quiet hours from `start` to `end` leave the rest of the day allowed."""
     return Window(end, start, zone)

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cantata.delivery.ledger import sql_list, sql_text, timestamp_literal
+from cantata.canvas.runtime.dialect import sql_literal
+from cantata.delivery.ledger import history_from_ledger, sql_list, timestamp_literal
 from cantata.profile.consent import set_consent
 from cantata.profile.suppression import add_suppression
 from cantata.store.base import Store
@@ -27,10 +28,8 @@ RANK = {event: i for i, event in enumerate(EVENTS)}
 CONSENT_CHANNEL = {"direct_mail": "mail"}
 
 _LEDGER = (
-    "SELECT d.campaign, r.version, d.activity, d.run, d.recipient, d.secondary_entity, "
-    "d.secondary_key, "
-    "d.channel, d.address, d.feedback FROM cantata_delivery d "
-    "LEFT JOIN cantata_run r ON r.id = d.run WHERE d.message_id = %s"
+    "SELECT d.recipient, d.channel, d.address, d.feedback FROM cantata_delivery d "
+    "WHERE d.message_id = %s"
 )
 
 
@@ -55,8 +54,8 @@ def record_delivered(
     if not events:
         return set()
     values = ", ".join(
-        f"({sql_text(mid)}, {timestamp_literal(at)}, "
-        f"{sql_text(json.dumps(dict(details), sort_keys=True) if details else None)})"
+        f"({sql_literal(mid)}, {timestamp_literal(at)}, "
+        f"{sql_literal(json.dumps(dict(details), sort_keys=True) if details else None)})"
         for mid, (at, details) in events.items()
     )
     ids = sql_list(events)
@@ -68,14 +67,15 @@ def record_delivered(
             )
         }
         store.execute(
-            "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, "
-            'run_id, recipient, secondary_entity, secondary_key, channel, event, "at", details) '
-            "SELECT d.message_id, d.campaign, r.version, d.activity, CAST(d.run AS TEXT), "
-            "d.recipient, d.secondary_entity, d.secondary_key, d.channel, 'delivered', "
-            f"CAST(v.happened AS TIMESTAMP), v.details FROM (VALUES {values}) v(mid, happened, details) "
-            "JOIN cantata_delivery d ON d.message_id = v.mid "
-            "LEFT JOIN cantata_run r ON r.id = d.run WHERE NOT EXISTS (SELECT 1 FROM "
-            "cantata_history h WHERE h.message_id = d.message_id AND h.event = 'delivered')"
+            history_from_ledger(
+                "'delivered'",
+                "CAST(v.happened AS TIMESTAMP)",
+                "v.details",
+                f"(VALUES {values}) v(mid, happened, details) "
+                "JOIN cantata_delivery d ON d.message_id = v.mid",
+            )
+            + "WHERE NOT EXISTS (SELECT 1 FROM cantata_history h WHERE "
+            "h.message_id = d.message_id AND h.event = 'delivered')"
         )
         store.execute(
             f"UPDATE cantata_delivery SET feedback = 'delivered' WHERE message_id IN ({ids}) "
@@ -117,28 +117,12 @@ def record_event(
         row = store.fetchone(_LEDGER + lock, [message_id])
         if row is None:
             return False
-        (campaign, version, activity, run, recipient, entity, secondary, channel, address,
-         current) = row  # fmt: skip
+        recipient, channel, address, current = row
         if event not in REPEATABLE and _already(store, message_id, event, details):
             return True
         store.execute(
-            "INSERT INTO cantata_history (message_id, campaign, campaign_version, activity, "
-            'run_id, recipient, secondary_entity, secondary_key, channel, event, "at", details) '
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                message_id,
-                campaign,
-                version,
-                activity,
-                str(run),
-                recipient,
-                entity,
-                secondary,
-                channel,
-                event,
-                stamp,
-                json.dumps(details, sort_keys=True) if details else None,
-            ],
+            history_from_ledger("%s", "%s", "%s") + "WHERE d.message_id = %s",
+            [event, stamp, json.dumps(details, sort_keys=True) if details else None, message_id],
         )
         if current is None or RANK.get(current, -1) < RANK[event]:
             store.execute(
