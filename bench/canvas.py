@@ -138,6 +138,12 @@ def main() -> None:
             }
             for ref, rows in counts.items():
                 print(f"  {ref:<28} {rows:>10,}")
+            print(
+                "\nrounds (run / bare SQL, ms): "
+                + ", ".join(
+                    f"{t * 1000:.0f}/{b * 1000:.0f}" for (_, t), b in zip(runs, bares, strict=True)
+                )
+            )
             print(f"\nrun (test mode, 7 activities)   {total:8.3f} s")
             print(f"bare SQL of the same activities {bare:8.3f} s")
             print(f"overhead                        {total / bare - 1:8.1%}   (target ≤ 10 %)")

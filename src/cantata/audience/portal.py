@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,9 +69,32 @@ def list_audiences(store: Store) -> list[AudienceVersion]:
     return [_version(r) for r in rows]
 
 
-def audience_entities(store: Store) -> dict[str, str]:
-    """Saved audience name → the entity its keys belong to (for rule validation)."""
-    return {a.name: a.entity for a in list_audiences(store)}
+class SavedAudiences(Mapping[str, str]):
+    """Saved audience name → the entity its keys belong to (for rule validation), read from
+    the store the first time a rule or an activity names one: most never do."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._entities: dict[str, str] | None = None
+
+    @property
+    def _loaded(self) -> dict[str, str]:
+        if self._entities is None:
+            self._entities = {a.name: a.entity for a in list_audiences(self._store)}
+        return self._entities
+
+    def __getitem__(self, name: str) -> str:
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded)
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+
+def audience_entities(store: Store) -> Mapping[str, str]:
+    return SavedAudiences(store)
 
 
 def versions(store: Store, name: str) -> list[AudienceVersion]:

@@ -64,6 +64,13 @@ def analyze(store: Store, table: str) -> None:
         store.execute(f"ANALYZE {quote_ident(table)}")
 
 
+def others_can_watch(store: Store) -> bool:
+    """Whether another process can read the store while this one runs an activity: only then
+    is an activity worth recording as running before its transaction. A DuckDB store has one
+    owner process, which holds the store through the activity's transaction."""
+    return store.dialect == "postgres"
+
+
 def try_lock_run(store: Store, run_id: int) -> bool:
     """Take the run's lock for this session; False when another process holds it. A crashed
     process's session lock goes with its connection. DuckDB has one owner process."""

@@ -6,10 +6,11 @@ settled; `and_join` when all it waits for have arrived; `or_join` and `end` at t
 arrival. An activity whose inputs will never arrive is skipped, and so, in turn, is what
 follows it.
 
-An activity begins with its node run recorded as running (if the run still is: that is how a
-pause or stop takes effect). Then one transaction creates its worktables, runs its commit hooks
-(saving an audience, remembering incremental keys, recording an alert), records its
-transitions with their counts and marks the node done. After a crash a node is therefore
+An activity begins only if the run is still running (that is how a pause or stop takes
+effect); on PostgreSQL, where other processes can watch, its node run is recorded as running
+by that same check. Then one transaction creates its worktables, runs its commit hooks (saving
+an audience, remembering incremental keys, recording an alert) and records the node run as
+done, with its counts and transitions, in one statement. After a crash a node is therefore
 either done — and never redone — or redone from its inputs, which are done and unchanged.
 
 The runner keeps nothing between calls: `start`, `resume`, `wake`, `resume_due_waits` and
@@ -37,7 +38,7 @@ from cantata.canvas.activities.control import AndJoin
 from cantata.canvas.activities.targeting import Combine
 from cantata.canvas.definition import Campaign, bind_variables, load_campaign, parse_campaign
 from cantata.canvas.runtime import channels, enrich, flow, targeting
-from cantata.canvas.runtime.dialect import analyze, try_lock_run, unlock_run
+from cantata.canvas.runtime.dialect import analyze, others_can_watch, try_lock_run, unlock_run
 from cantata.canvas.runtime.node import Arrival, Executor, NodeContext, PortResult, Write
 from cantata.canvas.runtime.runs import (
     COMPLETED,
@@ -57,6 +58,7 @@ from cantata.canvas.runtime.runs import (
     Run,
     RunError,
     TransitionRecord,
+    encode_transitions,
     find_run,
     insert_run,
     load_run,
@@ -141,7 +143,7 @@ class Runner:
         advance it. With an idempotency key already used for this campaign, return that run
         and do nothing."""
         run, new = self._record(campaign, now, variables, idempotency_key, version)
-        return self._advance_all(run.id, now) if new else run
+        return self._advance_all(run.id, now, new=True) if new else run
 
     def create(
         self,
@@ -192,7 +194,7 @@ class Runner:
                 now=now,
             )
         self._canvases[run_id] = canvas
-        return self._advance_all(run_id, now)
+        return self._advance_all(run_id, now, new=True)
 
     def resume(self, run_id: int, *, now: datetime) -> Run:
         """Continue a run after a crash, a pause or a suspension (a failed node is redone)."""
@@ -357,14 +359,15 @@ class Runner:
         self._started.append(run_id)
         return run_id
 
-    def _advance_all(self, run_id: int, now: datetime) -> Run:
-        """Advance the run, then the runs its `end` activities started."""
-        self._advance(run_id, now)
+    def _advance_all(self, run_id: int, now: datetime, *, new: bool = False) -> Run:
+        """Advance the run (`new`: just recorded, nothing of it run yet), then the runs its
+        `end` activities started."""
+        self._advance(run_id, now, new=new)
         while self._started:
-            self._advance(self._started.pop(0), now)
+            self._advance(self._started.pop(0), now, new=True)
         return load_run(self.store, run_id)
 
-    def _advance(self, run_id: int, now: datetime) -> None:
+    def _advance(self, run_id: int, now: datetime, *, new: bool) -> None:
         if not try_lock_run(self.store, run_id):
             raise RunError(f"run {run_id} is being executed by another process")
         try:
@@ -379,9 +382,10 @@ class Runner:
             except CantataError as exc:
                 set_run_status(self.store, run_id, FAILED, finished_at=now, error=str(exc))
                 return
-            # Read once: each activity's records are then kept as written, not read back.
-            nodes = node_runs(self.store, run_id)
-            trans = transitions(self.store, run_id)
+            # Read once (a new run has none): each activity's records are then kept as
+            # written, not read back.
+            nodes = {} if new else node_runs(self.store, run_id)
+            trans = {} if new else transitions(self.store, run_id)
             for node_id in canvas.order:
                 prior = nodes.get(node_id)
                 if prior is not None and _stays(prior):
@@ -428,12 +432,17 @@ class Runner:
         attempt = (prior.attempt + (0 if resumed else 1)) if prior else 1
         activated = [a.output_time for a in arrivals if a.state == "activated" and a.output_time]
         as_of = max(activated, default=run.as_of)
-        if resumed:
-            if run_status(self.store, run.id) != RUNNING:
-                raise _NotRunning
-        else:
+        # Where other processes can watch the run, the activity is recorded as running first
+        # (in a statement that also checks the run still is); elsewhere one transaction
+        # records it when it settles. Either way a pause or stop takes effect here.
+        watched = not resumed and others_can_watch(self.store)
+        if watched:
             self._record_start(run.id, node_id, RUNNING, attempt, as_of, now, fresh=prior is None)
+        elif run_status(self.store, run.id) != RUNNING:
+            raise _NotRunning
+        if not resumed:
             self._notify("started", run.id, node_id)
+        stored = watched or prior is not None  # the node run has a row to update
         ctx = NodeContext(
             self.store,
             self.model,
@@ -454,7 +463,7 @@ class Runner:
             seq = _next_seq(nodes)
             done = output.status == DONE
             # One transaction writes the worktables and records the node: a crash before its
-            # commit leaves no table and a running node, redone from its inputs.
+            # commit leaves no table, and the node running or unrecorded: redone from its inputs.
             with self.store.transaction():
                 counted = self._write(output.writes, statements, replace=prior is not None)
                 self._notify("written", run.id, node_id)
@@ -462,9 +471,7 @@ class Runner:
                 for hook in output.on_commit:
                     hook()
                 statements += [{"sql": sql} for sql in ctx.statements]
-                recorded = {}
-                if done:
-                    recorded = self._record_transitions(run.id, node_id, ports, fresh=prior is None)
+                recorded = self._transitions(run.id, node_id, ports) if done else {}
                 # The node run as stored, kept for the rest of the run (a resumed attempt
                 # keeps the as-of and start of the attempt that began it).
                 record = NodeRun(
@@ -483,26 +490,20 @@ class Runner:
                     now if done else None,
                     _elapsed(clock),
                 )
-                self.store.execute(
-                    "UPDATE cantata_node_run SET status = %s, attempt = %s, seq = %s, wake_at = %s, "
-                    "counts = %s, statements = %s, details = %s, error = NULL, finished_at = %s, "
-                    "elapsed_ms = %s WHERE run = %s AND node = %s",
-                    [
-                        record.status,
-                        attempt,
-                        record.seq,
-                        db_time(output.wake_at) if output.wake_at else None,
-                        json.dumps(record.counts),
-                        json.dumps(statements),
-                        json.dumps(record.details),
-                        db_time(now) if done else None,
-                        record.elapsed_ms,
-                        run.id,
-                        node_id,
-                    ],
-                )
+                self._put_node(record, list(recorded.values()) if done else None, stored=stored)
         except Exception as exc:  # the run's error boundary: recorded, then the policy applies
-            self._fail(run.id, canvas, node_id, statements, exc, now, _elapsed(clock))
+            error, elapsed = f"{type(exc).__name__}: {exc}".strip(), _elapsed(clock)
+            if resumed and prior is not None:  # the attempt that began it keeps its record
+                began = prior
+            else:
+                began = NodeRun(
+                    run.id, node_id, RUNNING, attempt, None, as_of, None, {}, [], {}, None, now,
+                    None, None,
+                )  # fmt: skip
+            failed = replace(
+                began, statements=statements, error=error, finished_at=now, elapsed_ms=elapsed
+            )
+            self._fail(canvas, failed, stored=stored)
             return None
         hooks = list(output.after_commit)
         if output.status == NODE_WAITING and not resumed and self.on_wait is not None:
@@ -559,20 +560,14 @@ class Runner:
             counted[write.table] = {str(port): int(n) for port, n in rows}
         return counted
 
-    def _record_transitions(
-        self, run_id: int, node: str, ports: Mapping[str, PortResult], *, fresh: bool
+    @staticmethod
+    def _transitions(
+        run_id: int, node: str, ports: Mapping[str, PortResult]
     ) -> dict[tuple[str, str], TransitionRecord]:
-        if not fresh:  # an earlier attempt (a wait, a hand-back) may have recorded some
-            self.store.execute(
-                "DELETE FROM cantata_transition WHERE run = %s AND node = %s", [run_id, node]
-            )
-        if not ports:
-            return {}
         records = {}
-        values: list[Any] = []
         for port, result in ports.items():
             found = result.slice
-            record = TransitionRecord(
+            records[(node, port)] = TransitionRecord(
                 run_id,
                 node,
                 port,
@@ -581,60 +576,64 @@ class Runner:
                 result.count,
                 result.activated,
             )
-            records[(node, port)] = record
-            values += [
-                record.run,
-                record.node,
-                record.port,
-                record.worktable,
-                record.slice,
-                record.row_count,
-                record.activated,
-            ]
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(ports))
-        self.store.execute(
-            "INSERT INTO cantata_transition (run, node, port, worktable, slice, row_count, "
-            f"activated) VALUES {rows}",
-            values,
-        )
         return records
 
-    def _fail(
-        self,
-        run_id: int,
-        canvas: Canvas,
-        node_id: str,
-        statements: list[dict[str, Any]],
-        exc: Exception,
-        now: datetime,
-        elapsed: float,
-    ) -> None:
+    def _fail(self, canvas: Canvas, failed: NodeRun, *, stored: bool) -> None:
         """Record the failure, then apply the error policy: ignore it (up to N per run: the
         branch ends there), suspend the run, or abort it."""
-        error = f"{type(exc).__name__}: {exc}".strip()
+        run_id, now = failed.run, failed.finished_at
+        assert now is not None
         policy = canvas.campaign.on_error
         errors = load_run(self.store, run_id).errors + 1
         ignored = policy.action == "ignore" and errors <= policy.max_errors
         with self.store.transaction():
-            self.store.execute(
-                "UPDATE cantata_node_run SET status = %s, error = %s, statements = %s, "
-                "finished_at = %s, elapsed_ms = %s WHERE run = %s AND node = %s",
-                [
-                    IGNORED if ignored else FAILED,
-                    error,
-                    json.dumps(statements),
-                    db_time(now),
-                    elapsed,
-                    run_id,
-                    node_id,
-                ],
-            )
+            status = IGNORED if ignored else FAILED
+            self._put_node(replace(failed, status=status), None, stored=stored)
             self.store.execute("UPDATE cantata_run SET errors = %s WHERE id = %s", [errors, run_id])
             if not ignored:
-                status, finished = (FAILED, now) if policy.action == "abort" else (SUSPENDED, None)
+                outcome, finished = (FAILED, now) if policy.action == "abort" else (SUSPENDED, None)
                 set_run_status(
-                    self.store, run_id, status, finished_at=finished, error=f"{node_id}: {error}"
+                    self.store,
+                    run_id,
+                    outcome,
+                    finished_at=finished,
+                    error=f"{failed.node}: {failed.error}",
                 )
+
+    def _put_node(
+        self, record: NodeRun, trans: Sequence[TransitionRecord] | None, *, stored: bool
+    ) -> None:
+        """Write a node run as it settles (or waits): over its row when it has one."""
+        values = [
+            record.status,
+            record.attempt,
+            record.seq,
+            db_time(record.as_of),
+            db_time(record.wake_at) if record.wake_at else None,
+            json.dumps(record.counts),
+            encode_transitions(trans) if trans is not None else None,
+            json.dumps(record.statements),
+            json.dumps(record.details),
+            record.error,
+            db_time(record.started_at),
+            db_time(record.finished_at) if record.finished_at else None,
+            record.elapsed_ms,
+        ]
+        if stored:
+            self.store.execute(
+                "UPDATE cantata_node_run SET status = %s, attempt = %s, seq = %s, as_of = %s, "
+                "wake_at = %s, counts = %s, transitions = %s, statements = %s, details = %s, "
+                "error = %s, started_at = %s, finished_at = %s, elapsed_ms = %s "
+                "WHERE run = %s AND node = %s",
+                [*values, record.run, record.node],
+            )
+        else:
+            self.store.execute(
+                "INSERT INTO cantata_node_run (status, attempt, seq, as_of, wake_at, counts, "
+                "transitions, statements, details, error, started_at, finished_at, elapsed_ms, "
+                "run, node) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [*values, record.run, record.node],
+            )
 
     def _skip(
         self, run: Run, node_id: str, seq: int, now: datetime, *, prior: NodeRun | None
@@ -672,7 +671,7 @@ class Runner:
                 " ON CONFLICT (run, node) DO UPDATE SET status = excluded.status, "
                 "attempt = excluded.attempt, as_of = excluded.as_of, "
                 "started_at = excluded.started_at, seq = excluded.seq, wake_at = NULL, "
-                "counts = NULL, statements = NULL, details = NULL, error = NULL, "
+                "counts = NULL, transitions = NULL, statements = NULL, details = NULL, error = NULL, "
                 "finished_at = excluded.finished_at, elapsed_ms = NULL"
             )
         params = [run_id, node_id, status, attempt, db_time(as_of), db_time(now)]

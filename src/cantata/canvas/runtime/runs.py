@@ -1,4 +1,6 @@
-"""Runs, node runs and transitions as stored (migration 0005): records and their queries.
+"""Runs, node runs and transitions as stored (migrations 0005, 0011): records and their queries.
+
+A node run carries its transitions as JSON, so finishing an activity is one statement.
 
 Times in the store are naive UTC; records carry aware UTC datetimes.
 """
@@ -257,13 +259,42 @@ def transitions(
     """The transitions a run's activities recorded (one activity's when `node` is given)."""
     only = " AND node = %s" if node is not None else ""
     rows = store.fetchall(
-        "SELECT run, node, port, worktable, slice, row_count, activated FROM cantata_transition "
-        f"WHERE run = %s{only} ORDER BY node, port",
+        f"SELECT node, transitions FROM cantata_node_run WHERE run = %s{only} "
+        "AND transitions IS NOT NULL ORDER BY node",
         [run_id] if node is None else [run_id, node],
     )
     return {
-        (r[1], r[2]): TransitionRecord(
-            int(r[0]), r[1], r[2], r[3], r[4], None if r[5] is None else int(r[5]), bool(r[6])
-        )
-        for r in rows
+        (record.node, record.port): record
+        for node_id, doc in rows
+        for record in decode_transitions(run_id, node_id, doc)
     }
+
+
+def encode_transitions(records: Sequence[TransitionRecord]) -> str:
+    return json.dumps(
+        [
+            {
+                "port": r.port,
+                "worktable": r.worktable,
+                "slice": r.slice,
+                "rows": r.row_count,
+                "activated": r.activated,
+            }
+            for r in sorted(records, key=lambda r: r.port)
+        ]
+    )
+
+
+def decode_transitions(run_id: int, node: str, doc: str) -> list[TransitionRecord]:
+    return [
+        TransitionRecord(
+            run_id,
+            node,
+            t["port"],
+            t["worktable"],
+            t["slice"],
+            None if t["rows"] is None else int(t["rows"]),
+            bool(t["activated"]),
+        )
+        for t in json.loads(doc)
+    ]
