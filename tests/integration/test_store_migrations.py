@@ -15,7 +15,7 @@ _TRANSITION_TABLE = (
 
 def _as_before_0011(store: Store) -> None:
     """The node-run and transition tables as migration 0005 made them."""
-    store.execute("DELETE FROM cantata_migrations WHERE version >= 11")
+    store.execute("DELETE FROM cantata_migrations WHERE version = 11")
     store.execute("DROP TABLE cantata_node_run")
     store.execute(
         "CREATE TABLE cantata_node_run (run BIGINT NOT NULL, node TEXT NOT NULL, "
@@ -43,7 +43,7 @@ def test_0011_moves_transitions_into_their_node_runs(store: Store) -> None:
         "(7, 'mail', 'out', NULL, NULL, NULL, TRUE)"
     )
 
-    assert migrate(store)[0] == 11
+    assert migrate(store) == [11]
 
     assert not store.table_exists("cantata_transition")
     assert transitions(store, 7) == {

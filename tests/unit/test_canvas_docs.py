@@ -4,6 +4,7 @@ every campaign in examples/ validates against the travel model."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -12,15 +13,22 @@ from pydantic import BaseModel
 
 from cantata.canvas import CATALOG, load_campaign, parse_campaign, validate
 from cantata.canvas.schema import _unwrap
+from cantata.delivery.template_library import SavedTemplate, load_template_file
 from cantata.model import parse_model
 from cantata.workspace import starter_model
 
 ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "campaigns.md").read_text()
 TRAVEL = parse_model(starter_model())
-# What the examples reference, as a workspace would know them.
+# What the examples reference, as a workspace would know them (templates: examples/templates).
 AUDIENCES = {"app_notified_flights": "flight", "reminded_flights": "flight"}
-TEMPLATES = {"checkin_premium"}
+TEMPLATES = {
+    t.name: SavedTemplate(t.name, 1, t.channel, t.parts, t.description, datetime(2026, 6, 1))
+    for t in (
+        load_template_file(path, TRAVEL)
+        for path in sorted((ROOT / "examples/templates").glob("*.yaml"))
+    )
+}
 
 
 def setting_keys(model: type[BaseModel]) -> set[str]:
@@ -45,7 +53,7 @@ def test_every_activity_type_and_setting_is_documented(kind: str) -> None:
 def test_the_documented_example_validates() -> None:
     example = re.search(r"```yaml\n(.*?)```", DOC, re.DOTALL)
     assert example is not None
-    validate(parse_campaign(example.group(1), "docs/campaigns.md"), TRAVEL, {}, set())
+    validate(parse_campaign(example.group(1), "docs/campaigns.md"), TRAVEL, {}, {})
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cantata.canvas import (
     parse_campaign,
     validate,
 )
+from cantata.delivery.template_library import SavedTemplate
 from cantata.model import Model, parse_model
 from cantata.workspace import starter_model
 
@@ -43,7 +45,7 @@ def problems(
     *,
     model: Model = TRAVEL,
     audiences: dict[str, str] | None = None,
-    templates: set[str] | None = None,
+    templates: dict[str, SavedTemplate] | None = None,
     **extra: Any,
 ) -> list[str]:
     found = check_campaign(
@@ -69,7 +71,7 @@ def canvas_of(nodes: list[dict[str, Any]], edges: list[str], **kw: Any) -> Any:
 
 def test_the_upcoming_stays_example_validates_with_a_dimension_on_every_transition() -> None:
     canvas = validate(
-        load_campaign(EXAMPLES / "upcoming_stays.yaml"), TRAVEL, audiences={}, templates=set()
+        load_campaign(EXAMPLES / "upcoming_stays.yaml"), TRAVEL, audiences={}, templates={}
     )
     flows = {f"{t.ref} -> {t.target}": t.flow for t in canvas.transitions}
     enriched = Population("customer", {"next_booking": "collection"})
@@ -565,11 +567,41 @@ def test_templates_exist_and_content_is_complete() -> None:
         node("d", "webhook", url="ftp://example.com"),
     ]
     edges = ["customers -> fork", "fork -> a", "fork -> b", "fork -> c", "fork -> d"]
-    assert problems(nodes, edges, templates={"welcome"}) == [
-        "nodes.a.settings.template: unknown template 'welcom' (did you mean 'welcome'?)",
+    welcome = library_template("welcome", "email", subject="Hi", body="<p>Hi</p>")
+    assert problems(nodes, edges, templates={"welcome": welcome}) == [
+        "nodes.a.settings.template: unknown template 'welcom' (did you mean 'welcome'?): "
+        "`cantata template save FILE` adds one",
         "nodes.b.settings.subject: give either a template or inline content, not both",
         "nodes.c.settings.body: missing 'body': email needs a template or inline subject, body",
         "nodes.d.settings.url: 'ftp://example.com' is not an http(s) URL",
+    ]
+
+
+def library_template(name: str, channel: str, **parts: str) -> SavedTemplate:
+    return SavedTemplate(name, 2, channel, parts, None, datetime(2026, 6, 1))
+
+
+def test_a_library_template_is_checked_against_what_flows_into_its_channel() -> None:
+    stays = library_template(
+        "stays",
+        "email",
+        subject="{{ recipient.first_name }}",
+        body="<p>{{ target.nights }}</p>\n<p>{{ target.nigths }}</p>",
+    )
+    sms = library_template("short", "sms", body="Hi {{ recipient.first_name }}")
+    nodes = [
+        STAYS,
+        node("fork", "fork"),
+        node("a", "email", template="stays", per="booking"),
+        node("b", "email", template="short", per="booking"),
+        node("c", "direct_mail", template="printer_letter_7", per="booking"),
+    ]
+    edges = ["stays -> fork", "fork -> a", "fork -> b", "fork -> c"]
+    found = problems(nodes, edges, templates={"stays": stays, "short": sms})
+    assert found == [
+        "nodes.a.settings.template: template 'stays' v2, body: template line 2: unknown field "
+        "target.nigths (did you mean 'nights'?)",
+        "nodes.b.settings.template: template 'short' v2 is a sms template, not email",
     ]
 
 
@@ -782,7 +814,7 @@ def test_a_1000_activity_canvas_validates_in_under_a_second() -> None:
     campaign = parse_campaign(text)
     assert len(campaign.nodes) == 1000
     started = time.perf_counter()
-    canvas = validate(campaign, TRAVEL, audiences={}, templates=set())
+    canvas = validate(campaign, TRAVEL, audiences={}, templates={})
     elapsed = time.perf_counter() - started
     assert len(canvas.activities) == 1000
     assert elapsed < 1.0, f"validated 1,000 activities in {elapsed:.3f} s"

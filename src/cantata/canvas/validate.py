@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -41,6 +42,9 @@ from cantata.canvas.problems import CampaignError, PathPart, Problem
 from cantata.canvas.schema import pydantic_problems
 from cantata.errors import did_you_mean
 from cantata.model import Model
+
+if TYPE_CHECKING:
+    from cantata.delivery.template_library import SavedTemplate
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,12 @@ def validate(
     campaign: Campaign,
     model: Model,
     audiences: Mapping[str, str] | None = None,
-    templates: set[str] | None = None,
+    templates: Mapping[str, SavedTemplate] | None = None,
 ) -> Canvas:
     """The validated canvas; CampaignError lists every problem.
 
-    `audiences` maps saved audience names to their entity and `templates` names the known
-    templates; None skips those checks (offline validation).
+    `audiences` maps saved audience names to their entity and `templates` library template
+    names to their current version; None skips those checks (offline validation).
     """
     checker = _Checker(Draft.of(campaign), model, audiences, templates)
     checker.run()
@@ -123,7 +127,7 @@ def check_campaign(
     *,
     source: str = "campaign.yaml",
     audiences: Mapping[str, str] | None = None,
-    templates: set[str] | None = None,
+    templates: Mapping[str, SavedTemplate] | None = None,
 ) -> list[Problem]:
     """Every problem of the campaign in `text` — shape, graph, dimensions — in file order."""
     try:
@@ -150,7 +154,7 @@ class _Checker:
         draft: Draft,
         model: Model,
         audiences: Mapping[str, str] | None,
-        templates: set[str] | None,
+        templates: Mapping[str, SavedTemplate] | None,
     ) -> None:
         self.draft = draft
         self.model = model

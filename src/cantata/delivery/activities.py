@@ -21,6 +21,7 @@ from cantata.canvas.runtime.worktable import Slice
 from cantata.canvas.timestamps import db_time
 from cantata.delivery.ledger import CLAIMED, PENDING, Target, queue
 from cantata.delivery.rules import Rules
+from cantata.delivery.template_library import with_template
 from cantata.errors import CantataError
 from cantata.store.base import Store
 
@@ -128,6 +129,8 @@ def _queue(
         "slice": pending.rows.port,
         "columns": list(pending.rows.columns),
     }
+    # The content the messages go out with, kept with the activity: a library template's
+    # current version is pinned here.
     with store.transaction():
         queue(store, runner.model, rules, target, now)
         store.execute(
@@ -139,7 +142,7 @@ def _queue(
                 run.campaign,
                 pending.channel,
                 status,
-                settings.model_dump_json(),
+                json.dumps(with_template(pending.channel, settings.model_dump(mode="json"), store)),
                 json.dumps(source),
                 json.dumps(run.variables),
                 canvas.campaign.time_zone,

@@ -45,9 +45,14 @@ class Composer:
         links: Links | None = None,
         mail_fields: tuple[str, ...] = (),
     ) -> None:
-        if settings.get("template") is not None:
+        if (
+            settings.get("template") is not None
+            and PARTS[channel]
+            and not settings.get("template_version")
+        ):
             raise CantataError(
-                f"named template {settings['template']!r}: only inline content can be sent yet",
+                f"template {settings['template']!r} is not resolved: pass the settings through "
+                "template_library.with_template",
                 where=where,
             )
         self.channel = channel

@@ -15,6 +15,7 @@ from cantata.delivery.content import Composer, Links
 from cantata.delivery.context import RenderContext
 from cantata.delivery.ledger import ADDRESS_CHANNEL, Target, recipient_joins
 from cantata.delivery.message import Message
+from cantata.delivery.template_library import with_template
 from cantata.errors import CantataError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store, quote_ident
@@ -69,7 +70,7 @@ def preview(
     address = str(profile.get(address_fields[0]) or "") if address_fields else recipient
     composer = Composer(
         target.channel,
-        settings.model_dump(mode="json"),
+        with_template(target.channel, settings.model_dump(mode="json"), store),
         run.variables,
         where=f"{campaign.name}, node {node}",
         links=links if target.channel == "email" else None,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import PlainValidator, model_validator
 
@@ -32,6 +32,9 @@ from cantata.canvas.schema import Strict
 from cantata.delivery.personalize import check_template, sample_context
 from cantata.errors import did_you_mean
 from cantata.model import Model
+
+if TYPE_CHECKING:
+    from cantata.delivery.template_library import SavedTemplate
 
 COLLECTION = "collection"  # the type of a column holding top-N related rows
 
@@ -123,7 +126,7 @@ class Scope:
     node_id: str
     report: Callable[[tuple[PathPart, ...], str], None]  # (setting path, message)
     audiences: Mapping[str, str] | None = None
-    templates: set[str] | None = None
+    templates: Mapping[str, SavedTemplate] | None = None
     variables: Mapping[str, Variable] | None = None
     saved_audiences: Mapping[str, str | None] = field(default_factory=dict)
     upstream: Callable[[], Mapping[str, tuple[str, ...]]] = dict  # ancestor id → its ports
@@ -218,10 +221,17 @@ class Scope:
                     )
 
     def message_template(
-        self, setting: Sequence[PathPart], text: str, *, html: bool, flow: Population | None
+        self,
+        setting: Sequence[PathPart],
+        text: str,
+        *,
+        html: bool,
+        flow: Population | None,
+        label: str | None = None,
     ) -> None:
         """Check a channel's template: syntax, the sandbox's refusals, every name and field
-        against sample rows of the population (`flow`, None when unknown), then a render."""
+        against sample rows of the population (`flow`, None when unknown), then a render.
+        `label` names the text's origin in messages (a library template's part)."""
         if flow is None:
             context = sample_context(self.model, None, None, self.variables)
         else:
@@ -231,14 +241,21 @@ class Scope:
         multiline = "\n" in text.strip()
         for found in check_template(text, html=html, context=context):
             at_line = multiline and found.line is not None
+            message = f"template line {found.line}: {found.message}" if at_line else found.message
+            self.problem(setting, f"{label}: {message}" if label else message)
+
+    def template(self, setting: Sequence[PathPart], name: str) -> SavedTemplate | None:
+        """The library template `name` (None when unknown, reported, or not checked)."""
+        if self.templates is None:
+            return None
+        found = self.templates.get(name)
+        if found is None:
             self.problem(
                 setting,
-                f"template line {found.line}: {found.message}" if at_line else found.message,
+                f"unknown template {name!r}{did_you_mean(name, self.templates)}: "
+                "`cantata template save FILE` adds one",
             )
-
-    def template(self, setting: Sequence[PathPart], name: str) -> None:
-        if self.templates is not None and name not in self.templates:
-            self.problem(setting, f"unknown template {name!r}{did_you_mean(name, self.templates)}")
+        return found
 
     def match_inbound(
         self, setting: Sequence[PathPart], ref: str, inbounds: Sequence[Inbound]

@@ -118,11 +118,18 @@ def _check_channel(kind: str) -> Check:
 
 def _content(scope: Scope, s: Channel, kind: str, pop: Population | None) -> None:
     given = [f for f in s.inline if getattr(s, f) is not None]
-    if s.template is not None:
-        scope.template(("template",), s.template)
-        if given and not isinstance(s, Webhook):
+    if s.template is not None and not isinstance(s, DirectMail):
+        if given:
             scope.problem((given[0],), "give either a template or inline content, not both")
-    elif s.inline_required:
+        saved = scope.template(("template",), s.template)
+        if saved is not None and saved.channel != kind:
+            scope.problem(("template",), f"{saved.label} is a {saved.channel} template, not {kind}")
+        elif saved is not None:
+            for part, text in saved.parts.items():
+                html = kind == "email" and part == "body"
+                label = f"{saved.label}, {part}"
+                scope.message_template(("template",), text, html=html, flow=pop, label=label)
+    elif s.template is None and s.inline_required:
         for f in s.inline_required:
             if getattr(s, f) is None:
                 scope.problem(

@@ -31,7 +31,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from cantata.audience.portal import audience_entities
 from cantata.canvas import lifecycle
 from cantata.canvas.activities.base import Population
 from cantata.canvas.activities.control import AndJoin
@@ -69,7 +68,7 @@ from cantata.canvas.runtime.runs import (
 )
 from cantata.canvas.runtime.worktable import KEY, PORT
 from cantata.canvas.timestamps import aware, db_time, utc
-from cantata.canvas.validate import Canvas, Transition, validate
+from cantata.canvas.validate import Canvas, Transition
 from cantata.errors import CantataError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store, quote_ident
@@ -272,9 +271,7 @@ class Runner:
                 assert run.version is not None
                 text = lifecycle.version(self.store, run.campaign, run.version).definition
                 source = f"{run.campaign} v{run.version}"
-            canvas = validate(
-                parse_campaign(text, source), self.model, audience_entities(self.store)
-            )
+            canvas = lifecycle.check(self.store, self.model, parse_campaign(text, source))
             self._canvases[run.id] = _runnable(canvas)
         return self._canvases[run.id]
 
