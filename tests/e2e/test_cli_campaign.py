@@ -86,6 +86,26 @@ def test_test_prints_the_graph_with_counts_and_rows_previews_a_transition(ws: st
     assert "no run 99" in fails("campaign", "rows", "99", "stays", "-w", ws)
 
 
+def test_a_saved_draft_is_not_live_until_published(ws: str) -> None:
+    assert "saved upcoming_stays draft v1 (draft)" in run(
+        "campaign", "save", STAYS, "--now", NOW, "-w", ws
+    )
+    status = json.loads(run("campaign", "status", "upcoming_stays", "-w", ws, "--json"))
+    assert (status["state"], status["draft_version"], status["published_version"]) == (
+        "draft",
+        1,
+        None,
+    )
+    assert "publish it first" in fails("campaign", "start", "upcoming_stays", "-w", ws)
+    run("campaign", "publish", STAYS, "--now", NOW, "-w", ws)
+    status = json.loads(run("campaign", "status", "upcoming_stays", "-w", ws, "--json"))
+    assert (status["state"], status["draft_version"], status["published_version"]) == (
+        "live",
+        None,
+        1,
+    )
+
+
 def test_publish_start_status_runs_logs(ws: str) -> None:
     assert "published upcoming_stays v1 (live)" in run(
         "campaign", "publish", STAYS, "--now", NOW, "-w", ws

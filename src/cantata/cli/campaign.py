@@ -95,7 +95,8 @@ def _runner(ws: Workspace) -> Runner:
 def validate_command(
     file: FileArgument, ws_path: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
-    """Check a campaign against the model and saved audiences; list every problem (exit 2)."""
+    """Check a campaign against the model, saved audiences and templates; list every problem
+    (exit 2)."""
     campaign = load_campaign(file)
     with workspace(ws_path) as ws:
         canvas = lifecycle.check(ws.store, ws.model, campaign)
@@ -113,6 +114,19 @@ def validate_command(
         f"[green]✓[/] {escape(campaign.name)}: {len(canvas.activities)} activities, "
         f"{len(canvas.transitions)} transitions, valid"
     )
+
+
+@app.command("save")
+@reports_errors
+def save(file: FileArgument, now: NowOption = None, ws_path: WorkspaceOption = None) -> None:
+    """Save a campaign as its draft (validated first; it replaces an earlier draft): the
+    published version keeps running until the draft is published."""
+    campaign = load_campaign(file)
+    with workspace(ws_path) as ws:
+        ws.apply_model()
+        draft = lifecycle.save_draft(ws.store, ws.model, campaign, now=_now(now))
+        record = lifecycle.campaign_record(ws.store, campaign.name)
+    console.print(f"saved {escape(campaign.name)} draft v{draft.version} ({record.state})")
 
 
 @app.command("publish")
