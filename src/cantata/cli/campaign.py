@@ -539,7 +539,8 @@ def _grow(
             count += " (not taken)"
         targets = [t.target for t in canvas.outbound(node) if t.port == port]
         if not targets:
-            if rec is not None and rec.row_count:
+            # A port not taken that leads nowhere (a channel's in a test run) says nothing new.
+            if rec is not None and rec.row_count and rec.activated:
                 tree.add(f"{port}: {count} [dim](leads nowhere)[/]")
             continue
         for target in targets:
