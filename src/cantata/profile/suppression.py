@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from cantata.errors import IngestError
+from cantata.ingest.transfer import release, transfer, validation_connection
 from cantata.store.base import Store
 
 REASONS = ("hard_bounce", "complaint", "unsubscribed", "manual", "invalid", "legal")
@@ -86,11 +90,46 @@ def import_suppressions(
                 rejects.append((line, "missing channel (add a channel column or --channel)"))
             else:
                 rows.append((address, channel, (record.get("reason") or "manual").strip()))
-    added = 0
-    with store.transaction():
-        for address, channel, reason in rows:
-            added += add_suppression(store, address, channel, reason, source=path.name, now=now)
-    return len(rows) + len(rejects), added, rejects
+    return len(rows) + len(rejects), _add_all(store, rows, path.name, now), rejects
+
+
+def _add_all(
+    store: Store, rows: list[tuple[str, str, str]], source: str, now: datetime | None
+) -> int:
+    """Add the addresses not yet suppressed, set-based (a list runs to millions of rows);
+    return how many. Within the file, an address's first reason is kept."""
+    first: dict[tuple[str, str], str] = {}
+    for address, channel, reason in rows:
+        first.setdefault((channel, normalize_address(address, channel)), reason)
+    if not first:
+        return 0
+    since = (now or datetime.now(UTC)).replace(tzinfo=None)
+    incoming = pa.table(
+        {
+            "address": [a for _, a in first],
+            "channel": [c for c, _ in first],
+            "reason": list(first.values()),
+        }
+    )
+    con = validation_connection(store)
+    stage = f"_suppression_in_{uuid.uuid4().hex[:10]}"
+    try:
+        con.register(f"{stage}_arrow", incoming)
+        con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {stage}_arrow")
+        con.unregister(f"{stage}_arrow")
+        columns = [("address", "TEXT"), ("channel", "TEXT"), ("reason", "TEXT")]
+        with store.transaction():
+            table = transfer(store, con, stage, f"cantata_suppression_in_{stage[-10:]}", columns)
+            return store.execute(
+                "INSERT INTO cantata_suppression (address, channel, reason, since, source) "
+                f"SELECT i.address, i.channel, i.reason, %s, %s FROM {table} AS i WHERE NOT "
+                "EXISTS (SELECT 1 FROM cantata_suppression AS s WHERE s.channel = i.channel "
+                "AND s.address = i.address)",
+                [since, source],
+            )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
+        release(store, con)
 
 
 def list_suppressions(
