@@ -6,13 +6,15 @@ clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, time, timedelta
 
 import pytest
 
 from cantata.delivery.activities import PAUSED, delivery_activity, resume_activity
 from cantata.delivery.dispatcher import Dispatcher
+from cantata.delivery.message import Message, Outcome
+from cantata.delivery.providers.base import OutcomeHook, Provider
 from cantata.delivery.providers.http_sms import json_sms_provider
 from cantata.delivery.providers.smtp import smtp_provider
 from cantata.delivery.rules import QuietHours, Rules
@@ -53,6 +55,60 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += timedelta(seconds=seconds)
         await asyncio.sleep(0)  # a real sleep lets other tasks run meanwhile
+
+
+class FakeTime(FakeClock):
+    """A clock whose timers (`timer`, the dispatcher's lease timer) fire only when the test
+    moves time past them with `advance`."""
+
+    def __init__(self, now: datetime) -> None:
+        super().__init__(now)
+        self.timers: list[tuple[datetime, asyncio.Future[None]]] = []
+        self.armed = asyncio.Condition()
+
+    async def timer(self, seconds: float) -> None:
+        done = asyncio.get_running_loop().create_future()
+        async with self.armed:
+            self.timers.append((self.now + timedelta(seconds=seconds), done))
+            self.armed.notify_all()
+        await done
+
+    async def advance(self, seconds: float) -> None:
+        """Move time on; wait until each timer that fired has done its work and armed again."""
+        self.now += timedelta(seconds=seconds)
+        due = [t for t in self.timers if t[0] <= self.now]
+        self.timers = [t for t in self.timers if t[0] > self.now]
+        for _, done in due:
+            done.set_result(None)
+        async with self.armed:
+            await self.armed.wait_for(lambda: len(self.timers) >= len(due))
+
+
+class SlowPeer:
+    """A real provider behind a send that takes `minutes` of the clock: time passes in
+    20-second steps while the batch is on the wire, and `meanwhile` runs at each step."""
+
+    name = "slow"
+
+    def __init__(
+        self,
+        inner: Provider,
+        time: FakeTime,
+        minutes: int,
+        meanwhile: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.inner, self.time, self.minutes, self.meanwhile = inner, time, minutes, meanwhile
+
+    async def send(
+        self, batch: Sequence[Message], on_outcome: OutcomeHook | None = None
+    ) -> list[Outcome]:
+        for _ in range(self.minutes * 3):
+            await self.time.advance(20)
+            await self.meanwhile()
+        return await self.inner.send(batch, on_outcome)
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 @pytest.fixture
@@ -254,3 +310,71 @@ def test_a_lease_running_out_while_throttled_sends_nothing_twice(db: Store, sink
     assert len(ids) == len(set(ids)) == 3
     assert set(ledger(db, run).values()) == {("sent", None)}
     assert db.scalar("SELECT count(*) FROM cantata_history WHERE event = 'sent'") == 3
+
+
+def smtp_to(sink: SmtpSink) -> Provider:
+    return smtp_provider({"host": "127.0.0.1", "port": sink.port, "sender": "hello@travel.example"})
+
+
+def test_a_send_slower_than_the_lease_keeps_its_claims(db: Store, sink: SmtpSink) -> None:
+    """A batch takes three minutes on the wire with a one-minute lease; another dispatcher
+    tries to claim every 20 seconds meanwhile. The sender's leases are renewed while it
+    sends, so the other finds nothing and every message goes once."""
+    time = FakeTime(NOW)
+    _, run = start(db, campaign("stays", [STAYS, PER_BOOKING], ["stays -> mail"]), Rules())
+    rules = Rules(lease=timedelta(seconds=60))
+    other = Dispatcher(
+        db, MODEL, rules, {"email": smtp_to(sink)}, clock=time, sleep=time.sleep, owner="other"
+    )
+    tries: list[int] = []
+
+    async def other_tries() -> None:
+        tries.append((await other.run(until_idle=True)).claimed)
+
+    slow = SlowPeer(smtp_to(sink), time, 3, other_tries)
+    sender = Dispatcher(
+        db, MODEL, rules, {"email": slow}, clock=time, sleep=time.sleep, owner="sender",
+        lease_timer=time.timer,
+    )  # fmt: skip
+
+    async def go() -> None:
+        try:
+            await sender.run(until_idle=True)
+        finally:
+            await sender.close()
+            await other.close()
+
+    asyncio.run(go())
+    assert tries == [0] * 9  # 20 s apart: the lease would have run out at the fourth
+    ids = [m.parsed()["X-Cantata-Message-Id"] for m in sink.messages]
+    assert len(ids) == len(set(ids)) == 3
+    assert set(ledger(db, run).values()) == {("sent", None)}
+    assert db.scalar("SELECT count(*) FROM cantata_history WHERE event = 'sent'") == 3
+
+
+def test_a_batch_whose_lease_was_lost_records_nothing(db: Store, sink: SmtpSink) -> None:
+    """If the claims go to another dispatcher while a batch is on the wire (the sender could
+    not reach the store to renew them), the sender records nothing for them: they are the
+    other's to send and record, and the sender's renewals leave them alone."""
+    time = FakeTime(NOW)
+    _, run = start(db, campaign("stays", [STAYS, PER_BOOKING], ["stays -> mail"]), Rules())
+    rules = Rules(lease=timedelta(seconds=60))
+
+    async def taken() -> None:
+        db.execute(
+            "UPDATE cantata_delivery SET lease_owner = 'other', lease_until = %s "
+            "WHERE status = 'claimed'",
+            [NOW.replace(tzinfo=None) + timedelta(hours=1)],
+        )
+
+    slow = SlowPeer(smtp_to(sink), time, 1, taken)
+    sender = Dispatcher(
+        db, MODEL, rules, {"email": slow}, clock=time, sleep=time.sleep, owner="sender",
+        lease_timer=time.timer,
+    )  # fmt: skip
+    drain(sender)
+    assert len(sink.messages) == 3  # on the wire before the claims were lost
+    assert set(ledger(db, run).values()) == {("claimed", None)}
+    assert db.scalar("SELECT count(*) FROM cantata_history WHERE event = 'sent'") == 0
+    held = db.fetchall("SELECT DISTINCT lease_owner, lease_until FROM cantata_delivery")
+    assert held == [("other", NOW.replace(tzinfo=None) + timedelta(hours=1))]

@@ -11,6 +11,7 @@ import pytest
 
 from cantata.canvas.runtime import node_runs
 from cantata.delivery.activities import AWAITING, SENDING, confirm, delivery_activity, queue_pending
+from cantata.delivery.ledger import history_from_ledger
 from cantata.delivery.rules import Cap, Rules
 from cantata.profile.suppression import add_suppression
 from cantata.store import Store
@@ -129,3 +130,34 @@ def test_worktables_stay_while_messages_wait(db: Store) -> None:
     assert purge_worktables(db, later) == []  # two messages still pending: kept
     db.execute("UPDATE cantata_delivery SET status = 'sent' WHERE status = 'pending'")
     assert purge_worktables(db, later) == [run]
+
+
+@pytest.mark.parametrize("receipts", ["waiting", "sent"])
+def test_transactional_messages_neither_are_capped_nor_count_toward_caps(
+    db: Store, receipts: str
+) -> None:
+    """Booking confirmations go whatever the marketing caps, and leave them untouched."""
+    rules = Rules(caps=(Cap("*", 1, "week"),))
+    receipt = node("receipt", "email", category="transactional", **EMAIL)
+    text = campaign("receipts", [EVERYONE, receipt], ["everyone -> receipt"])
+    _, first = start(db, text, rules)
+    assert ledger(db, first)["1"] == ledger(db, first)["2"] == ("pending", None)
+    if receipts == "sent":
+        db.execute(
+            history_from_ledger("'sent'", "%s", "NULL") + "WHERE d.status = 'pending'",
+            [NOW.replace(tzinfo=None)],
+        )
+        db.execute("UPDATE cantata_delivery SET status = 'sent' WHERE status = 'pending'")
+    promo = node("mail", "email", **EMAIL)
+    later = NOW + timedelta(hours=1)
+    _, marketing = start(
+        db, campaign("promo", [EVERYONE, promo], ["everyone -> mail"]), rules, later
+    )
+    assert ledger(db, marketing)["1"] == ledger(db, marketing)["2"] == ("pending", None)
+    # The marketing message reached the cap: another one is capped, a receipt is not.
+    again = campaign("promo2", [EVERYONE, promo], ["everyone -> mail"])
+    _, capped = start(db, again, rules, later + timedelta(hours=1))
+    assert ledger(db, capped)["1"] == ledger(db, capped)["2"] == ("excluded", "capped")
+    text = campaign("receipts2", [EVERYONE, receipt], ["everyone -> receipt"])
+    _, second = start(db, text, rules, later + timedelta(hours=2))
+    assert ledger(db, second)["1"] == ledger(db, second)["2"] == ("pending", None)

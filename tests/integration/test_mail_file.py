@@ -12,10 +12,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from cantata.delivery.engine import DeliveryEngine
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import open_provider
 from cantata.delivery.providers.mail_file import MAX_OPEN_FILES, MailFileProvider
+from cantata.delivery.rules import Rules
 from cantata.errors import ConfigError
+from cantata.store import Store
+from tests.integration.delivery_fixtures import MODEL, campaign, load_company, node, start
+from tests.integration.test_delivery_dispatch import STAYS
 
 
 def letter(i: int, run: int = 4, activity: str = "catalogue", **extra: Any) -> Message:
@@ -231,3 +236,34 @@ def test_outcomes_are_reported_after_the_batch_is_on_disk(tmp_path: Path) -> Non
     close(provider)
     assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
     assert seen_on_disk == [True, True]
+
+
+def test_a_relative_directory_is_the_workspaces_wherever_the_dispatcher_starts(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`directory = "out/direct-mail"` lands next to cantata.toml, as the DuckDB store's path
+    does, not in the directory the dispatcher was started from."""
+    workspace, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    load_company(store)
+    store.execute("UPDATE customer SET street = '1 Rua Augusta', postal_code = '1100', city = 'X'")
+    letters = node(
+        "letters", "direct_mail", per="booking", category="transactional", columns=["nights"]
+    )
+    _, run = start(store, campaign("post", [STAYS, letters], ["stays -> letters"]), Rules())
+    raw = {"channels": {"direct_mail": {"provider": "mail_file", "directory": "out/direct-mail"}}}
+
+    async def go() -> int:
+        engine = DeliveryEngine(store, MODEL, raw, root=workspace)
+        try:
+            return (await engine.round()).sent
+        finally:
+            await engine.close()
+
+    assert asyncio.run(go()) == 3
+    (written,) = (workspace / "out" / "direct-mail").iterdir()
+    assert written.name == f"run_{run}_letters.csv"
+    assert sorted(r["nights"] for r in csv_rows(written)) == ["1", "2", "3"]
+    assert list(elsewhere.iterdir()) == []

@@ -56,3 +56,28 @@ def test_0011_moves_transitions_into_their_node_runs(store: Store) -> None:
         ),
     }
     assert transitions(store, 7, "skipped") == {}
+
+
+def test_0013_gives_the_messages_of_transactional_activities_their_category(
+    store: Store,
+) -> None:
+    store.execute("DELETE FROM cantata_migrations WHERE version >= 13")
+    for activity, settings in (("receipt", '{"category": "transactional"}'), ("promo", "{}")):
+        store.execute(
+            "INSERT INTO cantata_delivery_activity (run, activity, campaign, channel, status, "
+            "settings, source, variables, time_zone, queued_at) VALUES (7, %s, 'c', 'email', "
+            "'done', %s, '{}', '{}', 'UTC', TIMESTAMP '2026-06-01 08:00:00')",
+            [activity, settings],
+        )
+        store.execute(
+            "INSERT INTO cantata_delivery (message_id, run, activity, campaign, channel, "
+            "recipient, status, attempts, next_attempt_at, created_at) VALUES (%s, 7, %s, 'c', "
+            "'email', '1', 'sent', 1, TIMESTAMP '2026-06-01 08:00:00', "
+            "TIMESTAMP '2026-06-01 08:00:00')",
+            [f"m-{activity}", activity],
+        )
+
+    assert migrate(store)[0] == 13
+
+    rows = store.fetchall("SELECT activity, category FROM cantata_delivery ORDER BY activity")
+    assert rows == [("promo", "marketing"), ("receipt", "transactional")]

@@ -200,6 +200,7 @@ async def _dispatch(ws: Workspace, once: bool, idle: float, schedule: bool) -> S
         ws.settings.raw,
         runner=scheduled.runner,
         journal_dir=ws.root / "journal",
+        root=ws.root,
     )
     me = engine.dispatcher.owner
     stop = asyncio.Event()

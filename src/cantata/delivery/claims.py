@@ -163,6 +163,16 @@ def renew(store: Store, owner: str, ids: Sequence[str], until: datetime) -> set[
         }
 
 
+def extend(store: Store, owner: str, until: datetime) -> int:
+    """Extend every lease `owner` holds to `until` (its batches in hand, one of them on the
+    wire); a claim that went to another dispatcher is not touched."""
+    return store.execute(
+        f"UPDATE cantata_delivery SET lease_until = {timestamp_literal(until)} "
+        f"WHERE status = '{CLAIMED}' AND lease_owner = %s",
+        [owner],
+    )
+
+
 def claim_owners(store: Store) -> list[str]:
     return sorted(
         str(r[0])

@@ -2,7 +2,8 @@
 channel's provider and records each outcome with its history event.
 
 Memory stays flat whatever the audience: only one batch is held at a time. Time is a
-parameter (`clock`, `sleep`): tests and the demo run it on a fast-forwarded clock.
+parameter (`clock`, `sleep`, `lease_timer`): tests and the demo run it on a fast-forwarded
+clock.
 
     dispatcher = Dispatcher(store, model, rules, providers={"email": smtp}, links=links)
     await dispatcher.run(until_idle=True)
@@ -11,10 +12,11 @@ parameter (`clock`, `sleep`): tests and the demo run it on a fast-forwarded cloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -110,11 +112,15 @@ class Dispatcher:
         sleep: Sleep = asyncio.sleep,
         owner: str | None = None,
         provider_rates: Mapping[str, float] | None = None,
+        lease_timer: Sleep = asyncio.sleep,
     ) -> None:
         self.store, self.model, self.rules = store, model, rules
         self.providers = providers
         self.links = links
         self.clock, self.sleep = clock, sleep
+        # Paces lease renewals during a send. Real time even when `sleep` is fast-forwarded:
+        # a fast-forwarding sleep would race the clock ahead while a send is on the wire.
+        self.lease_timer = lease_timer
         self.owner = owner or default_owner()
         self.stats = Stats()
         self.journal: Journal | None = None  # set by the engine: acceptances before commit
@@ -252,7 +258,8 @@ class Dispatcher:
                 lost = {m.message_id for m in job.messages} - held
                 job.claimed = [c for c in job.claimed if c.message_id not in lost]
                 messages = [m for m in job.messages if m.message_id not in lost]
-                outcomes += await self._send(activity, messages)
+                async with self._leases_kept():
+                    outcomes += await self._send(activity, messages)
             done = self.clock()
             recorded = await self._db(
                 claims.record, self.store, self.rules, self.owner, job.claimed, outcomes, done
@@ -293,6 +300,26 @@ class Dispatcher:
                 if self.journal is not None:
                     self.journal.committed()
             raise
+
+    @contextlib.asynccontextmanager
+    async def _leases_kept(self) -> AsyncIterator[None]:
+        """While a batch is on the wire, extend this dispatcher's claims every third of a
+        lease: a send slower than the lease must not let another dispatcher take them."""
+
+        async def keep() -> None:
+            while True:
+                await self.lease_timer(self.rules.lease.total_seconds() / 3)
+                until = self.clock() + self.rules.lease
+                # Shielded: a renewal under way finishes even when the send ends meanwhile.
+                await asyncio.shield(self._db(claims.extend, self.store, self.owner, until))
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     def _activity(self, key: tuple[int, str]) -> DeliveryActivity:
         found = delivery_activity(self.store, *key)

@@ -32,8 +32,9 @@ from cantata.tracking.settings import tracking_settings
 ENGINE_KEYS = frozenset({"rate_per_second"})
 
 
-def open_providers(rules: Rules) -> dict[str, Provider]:
-    """One provider per configured channel (`[channels.email] provider = "smtp"` ...)."""
+def open_providers(rules: Rules, root: Path | None = None) -> dict[str, Provider]:
+    """One provider per configured channel (`[channels.email] provider = "smtp"` ...);
+    relative paths in their tables resolve against `root`, the workspace."""
     out: dict[str, Provider] = {}
     for channel, config in rules.providers.items():
         if channel not in CHANNELS:
@@ -42,7 +43,7 @@ def open_providers(rules: Rules) -> dict[str, Provider]:
                 where="cantata.toml",
             )
         own = {k: v for k, v in config.items() if k not in ENGINE_KEYS}
-        out[channel] = open_provider(own, where=f"cantata.toml [channels.{channel}]")
+        out[channel] = open_provider(own, where=f"cantata.toml [channels.{channel}]", root=root)
     return out
 
 
@@ -75,6 +76,7 @@ class DeliveryEngine:
         sleep: Sleep | None = None,
         owner: str | None = None,
         journal_dir: Path | None = None,
+        root: Path | None = None,
     ) -> None:
         self.store, self.model = store, model
         self.rules = load_rules(raw_settings)
@@ -84,7 +86,7 @@ class DeliveryEngine:
             store,
             model,
             self.rules,
-            providers if providers is not None else open_providers(self.rules),
+            providers if providers is not None else open_providers(self.rules, root),
             links=tracking_links(raw_settings),
             clock=clock,
             owner=owner,

@@ -74,10 +74,12 @@ def queue_sql(dialect: str, model: Model, rules: Rules, target: Target, now: dat
     reason = exclusion_sql(dialect, rules, target.channel, target.category, "r", now)
     at = timestamp_literal(now)
     return (
-        "INSERT INTO cantata_delivery (message_id, run, activity, campaign, channel, recipient, "
-        "secondary_entity, secondary_key, address, status, reason, attempts, next_attempt_at, created_at) "
+        "INSERT INTO cantata_delivery (message_id, run, activity, campaign, channel, category, "
+        "recipient, secondary_entity, secondary_key, address, status, reason, attempts, "
+        "next_attempt_at, created_at) "
         f"SELECT message_id, {int(target.run)}, {sql_literal(target.activity)}, "
-        f"{sql_literal(target.campaign)}, {sql_literal(target.channel)}, recipient, "
+        f"{sql_literal(target.campaign)}, {sql_literal(target.channel)}, "
+        f"{sql_literal(target.category)}, recipient, "
         f"{sql_literal(target.per) if target.per else 'NULL'}, secondary_key, address, "
         f"CASE WHEN reason IS NULL THEN '{PENDING}' ELSE '{EXCLUDED}' END, reason, 0, "
         f"{at}, {at} "
@@ -126,9 +128,13 @@ def exclusion_sql(
             only = "" if cap.channel == "*" else f" AND h.channel = {sql_literal(channel)}"
             only_d = "" if cap.channel == "*" else f" AND d.channel = {sql_literal(channel)}"
             seconds = int(cap.window.total_seconds())
+            # Caps are for marketing: transactional messages (a booking confirmation) neither
+            # count nor wait in line. History the ledger does not know counts.
             sent = (
                 f"(SELECT count(*) FROM cantata_history h WHERE h.recipient = {row}.recipient "
-                f"AND h.event = 'sent'{only} AND h.\"at\" > {timestamp_literal(now)} - INTERVAL '{seconds} seconds')"
+                f"AND h.event = 'sent'{only} AND h.\"at\" > {timestamp_literal(now)} - INTERVAL '{seconds} seconds' "
+                "AND NOT EXISTS (SELECT 1 FROM cantata_delivery t WHERE t.message_id = h.message_id "
+                "AND t.category = 'transactional'))"
             )
             # Messages queued and not yet sent count too. At claim, only those queued before
             # this one: two waiting messages must not exclude each other.
@@ -140,7 +146,8 @@ def exclusion_sql(
             )
             waiting = (
                 "(SELECT count(*) FROM cantata_delivery d WHERE d.recipient = "
-                f"{row}.recipient AND d.status IN ('{PENDING}', '{CLAIMED}'){only_d}{earlier})"
+                f"{row}.recipient AND d.status IN ('{PENDING}', '{CLAIMED}') "
+                f"AND d.category = 'marketing'{only_d}{earlier})"
             )
             mine = f"{row}.nth" if queued else "1"
             cases.append(f"WHEN {sent} + {waiting} + {mine} > {int(cap.max)} THEN 'capped'")

@@ -15,7 +15,8 @@
 
 Caps count messages sent in a rolling window (day = 24 h, week = 7 d, month = 30 d) from
 communication history, plus messages already queued and not yet sent; `channel = "*"` counts
-every channel. They apply to marketing messages only.
+every channel. They apply to marketing messages only, and count only those: transactional
+messages neither are capped nor use up a cap.
 """
 
 from __future__ import annotations

@@ -131,7 +131,14 @@ async def _journey(ws: Workspace, start: datetime, say: Callable[[Step], None]) 
         inbox = Inbox(spool)
         runner = Runner(ws.store, ws.model)
         engine = DeliveryEngine(
-            ws.store, ws.model, raw, runner=runner, clock=clock, sleep=clock.sleep, owner="demo"
+            ws.store,
+            ws.model,
+            raw,
+            runner=runner,
+            clock=clock,
+            sleep=clock.sleep,
+            owner="demo",
+            root=ws.root,
         )
         app = tracking_app(ws.store, SECRET.encode(), callback_secret=CALLBACK_SECRET, clock=clock)
         transport = httpx.ASGITransport(app=app)

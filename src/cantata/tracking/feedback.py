@@ -59,11 +59,15 @@ def record_delivered(
         for mid, (at, details) in events.items()
     )
     ids = sql_list(events)
+    # On PostgreSQL two callbacks reporting the same message must not both pass the NOT EXISTS
+    # below: the ledger rows are locked first (in id order, so two batches cannot deadlock
+    # here), and the insert, a later statement, sees what the other committed.
+    lock = " ORDER BY message_id FOR UPDATE" if store.dialect == "postgres" else ""
     with store.transaction():
         known = {
             str(m)
             for (m,) in store.fetchall(
-                f"SELECT message_id FROM cantata_delivery WHERE message_id IN ({ids})"
+                f"SELECT message_id FROM cantata_delivery WHERE message_id IN ({ids}){lock}"
             )
         }
         store.execute(

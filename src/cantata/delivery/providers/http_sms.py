@@ -7,6 +7,7 @@ Both send a batch concurrently through one pooled client, with the ledger messag
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,9 +97,13 @@ class TwilioProvider(PerMessageProvider):
         )
 
 
-def json_sms_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> JsonSmsProvider:
+def json_sms_provider(
+    config: Mapping[str, Any], *, clock: Clock = utc_now, root: Path | None = None
+) -> JsonSmsProvider:
     return JsonSmsProvider(config, clock=clock)
 
 
-def twilio_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> TwilioProvider:
+def twilio_provider(
+    config: Mapping[str, Any], *, clock: Clock = utc_now, root: Path | None = None
+) -> TwilioProvider:
     return TwilioProvider(config, clock=clock)

@@ -1,6 +1,7 @@
 """Direct mail: the print provider's file, one per run and activity.
 
-`{campaign-or-run}_{run}_{activity}.csv` in the channel's `directory` (or, with
+`{campaign-or-run}_{run}_{activity}.csv` in the channel's `directory` (relative to the
+workspace root, where cantata.toml is; or, with
 `format = "parquet"`, one `..._part-00001.parquet` per batch, since Parquet files cannot be
 appended to). Columns: message_id, recipient, then the row fields the dispatcher put in
 `message.data` (postal address and the activity's `columns`), as given. A message is SENT
@@ -185,10 +186,11 @@ class ParquetMailFile:
 class MailFileProvider:
     name = "mail_file"
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], *, root: Path | None = None) -> None:
         where = provider_where("direct_mail", self.name)
         check_keys(config, {"provider", "directory", "format"}, where)
-        self.directory = Path(required_str(config, "directory", where))
+        # Relative to the workspace, not to wherever the dispatcher was started.
+        self.directory = (root or Path.cwd()) / required_str(config, "directory", where)
         self.format = config.get("format", "csv")
         if self.format not in FORMATS:
             raise ConfigError(
@@ -291,5 +293,5 @@ def _retry(message: Message, exc: Exception) -> Outcome:
     return _retry_id(message.message_id, exc)
 
 
-def mail_file_provider(config: Mapping[str, Any]) -> MailFileProvider:
-    return MailFileProvider(config)
+def mail_file_provider(config: Mapping[str, Any], *, root: Path | None = None) -> MailFileProvider:
+    return MailFileProvider(config, root=root)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -130,9 +131,13 @@ class ApnsProvider(PerMessageProvider):
         return Answer(provider_id=provider_id, bad_address=bad_token)
 
 
-def fcm_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> FcmProvider:
+def fcm_provider(
+    config: Mapping[str, Any], *, clock: Clock = utc_now, root: Path | None = None
+) -> FcmProvider:
     return FcmProvider(config, clock=clock)
 
 
-def apns_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> ApnsProvider:
+def apns_provider(
+    config: Mapping[str, Any], *, clock: Clock = utc_now, root: Path | None = None
+) -> ApnsProvider:
     return ApnsProvider(config, clock=clock)

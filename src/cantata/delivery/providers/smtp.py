@@ -74,7 +74,7 @@ class SmtpSettings:
     max_messages_per_connection: int | None = None
 
 
-def smtp_provider(config: Mapping[str, Any]) -> SmtpProvider:
+def smtp_provider(config: Mapping[str, Any], *, root: Path | None = None) -> SmtpProvider:
     return SmtpProvider(smtp_settings(config))
 
 

@@ -16,6 +16,7 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,5 +144,7 @@ def _payload(message: Message) -> Any:
     return json.loads(body)
 
 
-def webhook_provider(config: Mapping[str, Any], *, clock: Clock = utc_now) -> WebhookProvider:
+def webhook_provider(
+    config: Mapping[str, Any], *, clock: Clock = utc_now, root: Path | None = None
+) -> WebhookProvider:
     return WebhookProvider(config, clock=clock)
