@@ -15,7 +15,8 @@ _TRANSITION_TABLE = (
 
 def _as_before_0011(store: Store) -> None:
     """The node-run and transition tables as migration 0005 made them."""
-    store.execute("DELETE FROM cantata_migrations WHERE version >= 11")
+    # Only 0011 is undone: later migrations stay applied (they are not about these tables).
+    store.execute("DELETE FROM cantata_migrations WHERE version = 11")
     store.execute("DROP TABLE cantata_node_run")
     store.execute(
         "CREATE TABLE cantata_node_run (run BIGINT NOT NULL, node TEXT NOT NULL, "

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from cantata import __version__
-from cantata.cli import audience, campaign, delivery, generate, model, profile, tracking
+from cantata.cli import (
+    audience,
+    campaign,
+    delivery,
+    generate,
+    model,
+    profile,
+    serve,
+    token,
+    tracking,
+)
 from cantata.cli.common import console, reports_errors
 from cantata.cli.demo import demo
 from cantata.cli.ingest import ingest
@@ -31,6 +41,8 @@ app.command("demo")(demo)
 app.command("scheduler")(scheduler)
 app.command("dispatch")(delivery.dispatch)
 app.add_typer(tracking.app, name="tracking")
+app.command("serve")(serve.serve)
+app.add_typer(token.app, name="token")
 
 
 @app.command("init")
