@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from cantata.server import audiences, campaigns, reports, runs, token_routes
 from cantata.server.app import api_app
-from cantata.workspace import Workspace
+from cantata.workspace import Workspace, init_workspace
 from tests.e2e.cli import fails, run
 from tests.integration.api_fixtures import Api, Clock, api, cli_json, workspace_root
 
@@ -123,8 +123,7 @@ def test_cli_tokens_through_a_real_server(workspace_root: Path) -> None:
         assert counted.json() == {"entity": "customer", "count": 3}
 
 
-def test_serve_refuses_workers_on_duckdb(workspace_root: Path, engine: str) -> None:
-    if engine != "duckdb":
-        return  # PostgreSQL allows workers; starting them is not a unit of this test
-    out = fails("serve", "-w", str(workspace_root), "--workers", "2")
+def test_serve_refuses_workers_on_duckdb(tmp_path: Path) -> None:
+    init_workspace(tmp_path)  # a DuckDB store: one owner process
+    out = fails("serve", "-w", str(tmp_path), "--workers", "2")
     assert "--workers > 1 needs a PostgreSQL store" in out
