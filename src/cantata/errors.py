@@ -31,6 +31,11 @@ class ConfigError(CantataError):
     """The workspace or cantata.toml is invalid."""
 
 
+class NotFoundError(CantataError):
+    """What was named (a campaign, a version, a run, an audience) does not exist: the REST API
+    answers 404 for these."""
+
+
 def nearest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The valid names closest to a misspelt one, best first."""
     return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.5)

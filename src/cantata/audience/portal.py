@@ -21,7 +21,7 @@ import duckdb
 
 from cantata.audience.compile import audience_sql
 from cantata.audience.rules import Rule, check_rule, to_json
-from cantata.errors import CantataError, did_you_mean
+from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.ingest.transfer import release, transfer, validation_connection
 from cantata.model import Model
 from cantata.store.base import Store, quote_ident
@@ -29,6 +29,10 @@ from cantata.store.base import Store, quote_ident
 
 class AudienceError(CantataError):
     """A saved audience cannot be read, saved or deleted as asked."""
+
+
+class AudienceNotFound(AudienceError, NotFoundError):
+    """No saved audience of that name."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,17 @@ class AudienceVersion:
     source: dict[str, Any]
     mode: str
     created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "entity": self.entity,
+            "size": self.size,
+            "mode": self.mode,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,7 @@ def versions(store: Store, name: str) -> list[AudienceVersion]:
         f"SELECT {_COLUMNS} FROM cantata_audience WHERE name = %s ORDER BY version", [name]
     )
     if not rows:
-        raise AudienceError(
+        raise AudienceNotFound(
             f"no saved audience {name!r}{did_you_mean(name, audience_entities(store))}"
         )
     return [_version(r) for r in rows]

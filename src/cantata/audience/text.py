@@ -743,10 +743,14 @@ def _from_json(text: str, source: str | None) -> Rule:
     return parse_rule(data)
 
 
-def _from_source(text: str, source: str | None) -> Rule:
+def rule_from_text(text: str, source: str | None = None) -> Rule:
+    """A rule written out: JSON when it starts with `{`, else the text form."""
     if text.lstrip().startswith("{"):
         return _from_json(text, source)
     return parse_text(text, source=source)
+
+
+_from_source = rule_from_text
 
 
 def load_rule(arg: str, stdin: TextIO) -> Rule:

@@ -19,7 +19,7 @@ reference.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -44,7 +44,7 @@ from cantata.canvas.document import Document
 from cantata.canvas.problems import CampaignError, PathPart, Problem, display_path
 from cantata.canvas.schedule import Schedule
 from cantata.canvas.schema import Name, Strict, is_name, pydantic_problems
-from cantata.errors import did_you_mean
+from cantata.errors import CantataError, did_you_mean
 
 _S = TypeVar("_S", bound=Strict)
 
@@ -360,6 +360,29 @@ def _valid_items(raw: Any, kind: type[_S]) -> list[tuple[int, _S]]:
 
 
 # --- variables at start ----------------------------------------------------------------------
+
+
+def variables_from_args(campaign: Campaign, given: Sequence[str] | None) -> dict[str, Any]:
+    """`NAME=VALUE` texts (the CLI's `--var`, the API's `var`) typed by the campaign's declared
+    variable type; bind_variables checks the rest."""
+    out: dict[str, Any] = {}
+    for item in given or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise CantataError(f"--var {item!r}: write NAME=VALUE")
+        declared = campaign.variables.get(name)
+        value: Any = text
+        if declared is not None and declared.type == "integer":
+            try:
+                value = int(text)
+            except ValueError:
+                raise CantataError(f"--var {name}: {text!r} is not an integer") from None
+        elif declared is not None and declared.type == "boolean":
+            if text not in ("true", "false"):
+                raise CantataError(f"--var {name}: {text!r} is not true or false")
+            value = text == "true"
+        out[name] = value
+    return out
 
 
 def bind_variables(campaign: Campaign, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from cantata.canvas.scheduler import cancel_campaign, schedule_campaign
 from cantata.canvas.timestamps import aware, db_time
 from cantata.canvas.validate import Canvas, validate
 from cantata.delivery.template_library import TemplateLibrary
-from cantata.errors import CantataError, did_you_mean
+from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store
 
@@ -49,6 +49,10 @@ MOVES: dict[str, tuple[frozenset[str], str]] = {
 
 class LifecycleError(CantataError):
     """A campaign cannot be found, published, started or moved to another state as asked."""
+
+
+class CampaignNotFound(LifecycleError, NotFoundError):
+    """No campaign, or no such version of it."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ def campaign_record(store: Store, name: str) -> CampaignRecord:
     )
     if row is None:
         known = [r[0] for r in store.fetchall("SELECT name FROM cantata_campaign")]
-        raise LifecycleError(
+        raise CampaignNotFound(
             f"no campaign {name!r}{did_you_mean(name, known)}: publish it first with "
             "`cantata campaign publish FILE`"
         )
@@ -199,7 +203,7 @@ def version(store: Store, name: str, number: int) -> Version:
         [name, number],
     )
     if row is None:
-        raise LifecycleError(f"campaign {name!r} has no version {number}")
+        raise CampaignNotFound(f"campaign {name!r} has no version {number}")
     return Version(row[0], int(row[1]), row[2], row[3], aware(row[4]))
 
 

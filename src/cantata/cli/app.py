@@ -15,7 +15,9 @@ from cantata.cli import (
     generate,
     model,
     profile,
+    serve,
     template,
+    token,
     tracking,
 )
 from cantata.cli.common import console, reports_errors
@@ -41,6 +43,8 @@ app.command("scheduler")(scheduler)
 app.command("dispatch")(delivery.dispatch)
 app.add_typer(tracking.app, name="tracking")
 app.add_typer(template.app, name="template")
+app.command("serve")(serve.serve)
+app.add_typer(token.app, name="token")
 
 
 @app.command("init")

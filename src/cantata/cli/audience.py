@@ -14,7 +14,8 @@ from rich.table import Table
 
 from cantata.audience import portal
 from cantata.audience.compile import audience_sql
-from cantata.audience.rules import Rule, check_rule, parse_timestamp, resolve_path
+from cantata.audience.count import checked_rule, count_matching, matching_sql
+from cantata.audience.rules import Rule, parse_timestamp, resolve_path
 from cantata.audience.text import format_rule, load_rule
 from cantata.cli.common import (
     JsonOption,
@@ -51,15 +52,13 @@ def _now(now: str | None) -> datetime:
 
 def _prepare(ws: Workspace, entity: str, rule_arg: str) -> Rule:
     ws.apply_model()
-    if entity not in ws.model.entities:
+    if entity not in ws.model.entities:  # before reading the rule: the entity is the context
         raise CantataError(f"unknown entity {entity!r}{did_you_mean(entity, ws.model.entities)}")
-    rule = load_rule(rule_arg, sys.stdin)
-    check_rule(rule, ws.model, entity, portal.audience_entities(ws.store))
-    return rule
+    return checked_rule(ws.store, ws.model, entity, load_rule(rule_arg, sys.stdin))
 
 
 def _select(ws: Workspace, entity: str, rule: Rule, now: datetime) -> str:
-    return audience_sql(rule, ws.model, entity, now=now, dialect=ws.store.dialect)
+    return matching_sql(ws.store, ws.model, entity, rule, now)
 
 
 @app.command("count")
@@ -75,9 +74,7 @@ def count(
     with workspace(ws_path) as ws:
         parsed = _prepare(ws, entity, rule)
         started = time.perf_counter()
-        n = int(
-            ws.store.scalar(f"SELECT count(*) FROM ({_select(ws, entity, parsed, _now(now))}) AS a")
-        )
+        n = count_matching(ws.store, ws.model, entity, parsed, _now(now))
         elapsed = (time.perf_counter() - started) * 1000
     if as_json:
         print_json({"entity": entity, "count": n, "elapsed_ms": round(elapsed, 1)})
@@ -305,15 +302,7 @@ def delete(name: str, ws_path: WorkspaceOption = None) -> None:
 
 
 def _version_json(a: portal.AudienceVersion) -> dict[str, object]:
-    return {
-        "name": a.name,
-        "version": a.version,
-        "entity": a.entity,
-        "size": a.size,
-        "mode": a.mode,
-        "source": a.source,
-        "created_at": a.created_at.isoformat(),
-    }
+    return a.as_json()
 
 
 def _print_version(a: portal.AudienceVersion, as_json: bool) -> None:

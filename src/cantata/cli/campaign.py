@@ -16,10 +16,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from cantata.canvas import lifecycle
-from cantata.canvas.definition import Campaign, load_campaign
+from cantata.canvas.definition import Campaign, load_campaign, variables_from_args
 from cantata.canvas.runtime import Run, Runner, node_runs, runs_of, transitions
+from cantata.canvas.runtime.json_forms import run_graph_json, run_json, run_log_json
 from cantata.canvas.runtime.runs import load_run
 from cantata.canvas.schedule import local_time_of, next_fire_times
+from cantata.canvas.status import campaign_status
 from cantata.canvas.validate import Canvas
 from cantata.cli.common import (
     JsonOption,
@@ -60,26 +62,7 @@ def _now(text: str | None) -> datetime:
 
 
 def _variables(campaign: Campaign, given: list[str] | None) -> dict[str, Any]:
-    """`--var NAME=VALUE` typed by the campaign's declared variable type (bind_variables
-    checks the rest)."""
-    out: dict[str, Any] = {}
-    for item in given or []:
-        name, sep, text = item.partition("=")
-        if not sep:
-            raise CantataError(f"--var {item!r}: write NAME=VALUE")
-        declared = campaign.variables.get(name)
-        value: Any = text
-        if declared is not None and declared.type == "integer":
-            try:
-                value = int(text)
-            except ValueError:
-                raise CantataError(f"--var {name}: {text!r} is not an integer") from None
-        elif declared is not None and declared.type == "boolean":
-            if text not in ("true", "false"):
-                raise CantataError(f"--var {name}: {text!r} is not true or false")
-            value = text == "true"
-        out[name] = value
-    return out
+    return variables_from_args(campaign, given)
 
 
 def _runner(ws: Workspace) -> Runner:
@@ -307,29 +290,16 @@ def status(
 ) -> None:
     """A campaign's state, versions, latest runs and next fire times."""
     with workspace(ws_path) as ws:
-        record = lifecycle.campaign_record(ws.store, name)
+        found = campaign_status(ws.store, name, now=_now(now))
         latest = runs_of(ws.store, name, limit=5)
-        upcoming: list[datetime] = []
-        if record.published is not None and record.state == lifecycle.LIVE:
-            campaign = lifecycle.version(ws.store, name, record.published).parse()
-            upcoming = next_fire_times(campaign.schedule, campaign.time_zone, _now(now), count=3)
     if as_json:
-        print_json(
-            {
-                "name": record.name,
-                "state": record.state,
-                "published_version": record.published,
-                "draft_version": record.draft,
-                "runs": [_run_json(r) for r in latest],
-                "next_fire_times": [t.isoformat() for t in upcoming],
-            }
-        )
+        print_json(found)
         return
-    draft = f", draft v{record.draft}" if record.draft else ""
-    published = f"v{record.published}" if record.published else "not published"
-    console.print(f"[bold]{escape(name)}[/]: {record.state} ({published}{draft})")
-    for t in upcoming:
-        console.print(f"  next: {t:%Y-%m-%d %H:%M} UTC")
+    draft = f", draft v{found['draft_version']}" if found["draft_version"] else ""
+    published = f"v{found['published_version']}" if found["published_version"] else "not published"
+    console.print(f"[bold]{escape(name)}[/]: {found['state']} ({published}{draft})")
+    for text in found["next_fire_times"]:
+        console.print(f"  next: {datetime.fromisoformat(text):%Y-%m-%d %H:%M} UTC")
     if latest:
         console.print(_runs_table(latest))
 
@@ -346,7 +316,7 @@ def runs(
     with workspace(ws_path) as ws:
         found = runs_of(ws.store, name, limit=limit)
     if as_json:
-        print_json([_run_json(r) for r in found])
+        print_json([run_json(r) for r in found])
         return
     console.print(_runs_table(found) if found else f"{escape(name)} has no runs")
 
@@ -363,27 +333,9 @@ def logs(
     with workspace(ws_path) as ws:
         found = load_run(ws.store, run)
         nodes = node_runs(ws.store, run)
+        log = run_log_json(ws.store, found)
     if as_json:
-        print_json(
-            {
-                "run": _run_json(found),
-                "activities": [
-                    {
-                        "node": n.node,
-                        "status": n.status,
-                        "attempt": n.attempt,
-                        "as_of": n.as_of.isoformat(),
-                        "wake_at": n.wake_at.isoformat() if n.wake_at else None,
-                        "counts": n.counts,
-                        "details": n.details,
-                        "error": n.error,
-                        "elapsed_ms": n.elapsed_ms,
-                        "statements": n.statements,
-                    }
-                    for n in nodes.values()
-                ],
-            }
-        )
+        print_json(log)
         return
     console.print(_run_line(found))
     table = Table("activity", "status", "attempt", "rows", "ms", "details / error")
@@ -424,23 +376,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _run_json(run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "campaign": run.campaign,
-        "version": run.version,
-        "status": run.status,
-        "test_mode": run.test_mode,
-        "as_of": run.as_of.isoformat(),
-        "variables": run.variables,
-        "idempotency_key": run.idempotency_key,
-        "errors": run.errors,
-        "error": run.error,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
-
-
 def _run_line(run: Run) -> str:
     kind = (
         f"test run [bold]{run.id}[/]"
@@ -471,26 +406,12 @@ def _runs_table(found: list[Run]) -> Table:
 
 def _print_run_graph(runner: Runner, run: Run, as_json: bool) -> None:
     """The canvas as a tree from its starts, with the rows on every transition."""
+    if as_json:
+        print_json(run_graph_json(runner, run))
+        return
     canvas = runner.canvas(run)
     nodes = node_runs(runner.store, run.id)
     trans = transitions(runner.store, run.id)
-    if as_json:
-        print_json(
-            {
-                "run": _run_json(run),
-                "activities": {n: nodes[n].status if n in nodes else None for n in canvas.order},
-                "transitions": [
-                    {
-                        "from": f"{node}.{port}",
-                        "to": [t.target for t in canvas.outbound(node) if t.port == port],
-                        "rows": rec.row_count,
-                        "activated": rec.activated,
-                    }
-                    for (node, port), rec in sorted(trans.items())
-                ],
-            }
-        )
-        return
     console.print(_run_line(run))
     shown: set[str] = set()
     for start in canvas.starts:

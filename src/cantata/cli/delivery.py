@@ -22,12 +22,11 @@ from cantata.cli.campaign import app as campaign_app
 from cantata.cli.common import JsonOption, WorkspaceOption, console, print_json, reports_errors
 from cantata.cli.common import workspace as open_workspace
 from cantata.cli.scheduler import describe
-from cantata.delivery.activities import confirm, delivery_activities, resume_activity
+from cantata.delivery.activities import confirm_waiting, resume_activity
 from cantata.delivery.dispatcher import Stats
 from cantata.delivery.engine import DeliveryEngine, tracking_links
 from cantata.delivery.preview import preview
 from cantata.delivery.report import ActivityReport, campaign_report
-from cantata.errors import CantataError
 from cantata.workspace import Workspace
 
 
@@ -140,15 +139,7 @@ def confirm_command(
     with open_workspace(ws_path) as ws:
         ws.apply_model()
         runner = Runner(ws.store, ws.model)
-        waiting = [
-            a.activity
-            for a in delivery_activities(ws.store, status="awaiting_confirmation")
-            if a.run == run and node in (None, a.activity)
-        ]
-        if not waiting:
-            raise CantataError(f"run {run} has no channel activity awaiting confirmation")
-        for activity in waiting:
-            confirm(ws.store, runner, run, activity, _now(now))
+        for activity in confirm_waiting(ws.store, runner, run, node, _now(now)):
             console.print(f"run {run} {escape(activity)}: confirmed, sending")
 
 

@@ -163,6 +163,23 @@ def confirm(store: Store, runner: Runner, run: int, activity: str, now: datetime
     runner.complete_delivery(run, activity, now=now)
 
 
+def confirm_waiting(
+    store: Store, runner: Runner, run: int, activity: str | None, now: datetime
+) -> list[str]:
+    """Confirm the run's activities awaiting confirmation (only `activity` when given); return
+    the ones confirmed."""
+    waiting = [
+        a.activity
+        for a in delivery_activities(store, status=AWAITING)
+        if a.run == run and activity in (None, a.activity)
+    ]
+    if not waiting:
+        raise CantataError(f"run {run} has no channel activity awaiting confirmation")
+    for name in waiting:
+        confirm(store, runner, run, name, now)
+    return waiting
+
+
 def resume_activity(store: Store, run: int, activity: str) -> None:
     """Resume an activity the dispatcher paused after too many consecutive errors."""
     found = _require(store, run, activity)

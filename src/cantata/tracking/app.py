@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from cantata.store.access import StoreAccess
 from cantata.store.base import Store
 from cantata.tracking.bounces import parse_dsn
 from cantata.tracking.feedback import message_for_provider_id, record_delivered, record_event
@@ -54,30 +54,6 @@ TWILIO_BAD_NUMBER = {"21211", "21614", "30005", "30006"}
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class StoreAccess:
-    """One store per process, opened on first use from a factory (or given), used by one
-    thread at a time."""
-
-    def __init__(self, source: Store | Callable[[], Store]) -> None:
-        self._lock = threading.Lock()
-        self._store = source if isinstance(source, Store) else None
-        self._factory = None if isinstance(source, Store) else source
-
-    def run(self, work: Callable[[Store], T]) -> T:
-        with self._lock:
-            if self._store is None:
-                assert self._factory is not None
-                self._store = self._factory()
-            return work(self._store)
-
-    def close(self) -> None:
-        """Close a store this object opened; a store it was given belongs to the caller."""
-        with self._lock:
-            if self._factory is not None and self._store is not None:
-                self._store.close()
-                self._store = None
 
 
 class BadRequest(Exception):

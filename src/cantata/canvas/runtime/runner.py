@@ -141,8 +141,26 @@ class Runner:
         """Start a run of the campaign's published version (the latest, or `version`) and
         advance it. With an idempotency key already used for this campaign, return that run
         and do nothing."""
+        return self.launch(
+            campaign,
+            now=now,
+            variables=variables,
+            idempotency_key=idempotency_key,
+            version=version,
+        )[0]
+
+    def launch(
+        self,
+        campaign: str,
+        *,
+        now: datetime,
+        variables: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        version: int | None = None,
+    ) -> tuple[Run, bool]:
+        """`start`, also telling whether the run is new (false: the key's earlier run)."""
         run, new = self._record(campaign, now, variables, idempotency_key, version)
-        return self._advance_all(run.id, now, new=True) if new else run
+        return (self._advance_all(run.id, now, new=True), True) if new else (run, False)
 
     def create(
         self,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cantata.canvas.timestamps import aware, db_time, utc
-from cantata.errors import CantataError
+from cantata.errors import CantataError, NotFoundError
 from cantata.store.base import Store
 
 # Run statuses. A finished run never changes again; the others can be resumed.
@@ -31,6 +31,10 @@ SETTLED = frozenset({DONE, SKIPPED, IGNORED})
 
 class RunError(CantataError):
     """A run cannot be found, resumed, paused or stopped as asked."""
+
+
+class RunNotFound(RunError, NotFoundError):
+    """No run of that id."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def _run(row: Sequence[Any]) -> Run:
 def load_run(store: Store, run_id: int) -> Run:
     row = store.fetchone(f"SELECT {_RUN_COLUMNS} FROM cantata_run WHERE id = %s", [run_id])
     if row is None:
-        raise RunError(f"no run {run_id}: `cantata campaign runs NAME` lists a campaign's runs")
+        raise RunNotFound(f"no run {run_id}: `cantata campaign runs NAME` lists a campaign's runs")
     return _run(row)
 
 

@@ -1,6 +1,6 @@
 -- Each message keeps its activity's category (marketing | transactional): frequency caps
 -- count marketing messages only, so a booking confirmation never uses up a marketing cap.
--- IF NOT EXISTS: a store re-migrated from an older version may have the column already.
+-- IF NOT EXISTS: applying it again (its test does) only repeats the backfill.
 ALTER TABLE cantata_delivery ADD COLUMN IF NOT EXISTS category TEXT NOT NULL DEFAULT 'marketing';
 
 UPDATE cantata_delivery d SET category = 'transactional'

@@ -1,0 +1,45 @@
+"""The REST API app: `api_app(store, model, now=...)`. OpenAPI at /openapi.json, docs at /docs.
+
+Routes are thin: each calls the library functions the CLI calls. Store work runs in the
+threadpool, one request at a time per process (a store holds one connection; on DuckDB the
+serving process owns the file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from cantata import __version__
+from cantata.model import Model
+from cantata.server import audiences, campaigns, errors, reports, runs, token_routes
+from cantata.server.service import Clock, Service
+from cantata.store.access import StoreAccess
+from cantata.store.base import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = utc_now) -> FastAPI:
+    """The API over a store (or a factory opening one per process) and a model whose tables
+    exist (`apply_model` ran); `now` is the clock every route reads."""
+    app = FastAPI(
+        title="cantata",
+        version=__version__,
+        description="Campaigns, runs and audiences over HTTP. Authenticate with "
+        "`Authorization: Bearer TOKEN` (`cantata token create NAME --role ROLE`).",
+    )
+    app.state.service = Service(StoreAccess(store), model, now)
+    errors.install(app)
+
+    @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for module in (campaigns, reports, runs, audiences, token_routes):
+        app.include_router(module.router)
+    return app
