@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 from fastapi.routing import APIRoute
 
-from cantata.server import audiences, campaigns, reports, runs, token_routes
+from cantata.server import audiences, campaigns, reports, runs, templates, token_routes
 from cantata.server.app import api_app
 from cantata.workspace import Workspace, init_workspace
 from tests.e2e.cli import fails, run
@@ -50,6 +50,9 @@ ROUTES = {
     ("POST", "/audiences/count"),
     ("GET", "/audiences/{name}"),
     ("PUT", "/audiences/{name}"),
+    ("GET", "/templates"),
+    ("GET", "/templates/{name}"),
+    ("PUT", "/templates/{name}"),
     ("GET", "/tokens"),
     ("POST", "/tokens"),
     ("DELETE", "/tokens/{name}"),
@@ -59,7 +62,7 @@ ROUTES = {
 def test_the_openapi_document_lists_every_route(api: Api) -> None:
     document = api.ok("GET", "/openapi.json", role=None)
     listed = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
-    routers = [m.router for m in (campaigns, runs, audiences, reports, token_routes)]
+    routers = [m.router for m in (campaigns, runs, audiences, reports, templates, token_routes)]
     served = {
         (m, r.path)
         for r in [*api.app.routes, *(r for router in routers for r in router.routes)]

@@ -19,7 +19,6 @@ from cantata.cli.common import (
     workspace,
 )
 from cantata.delivery import template_library as library
-from cantata.delivery.template_library import SavedTemplate
 
 app = typer.Typer(
     help="Named, versioned message templates that channel activities use with `template: NAME`.",
@@ -29,17 +28,6 @@ app = typer.Typer(
 FilesArgument = Annotated[
     list[Path], typer.Argument(help="Template files (YAML: name, channel, and its parts).")
 ]
-
-
-def _json(saved: SavedTemplate) -> dict[str, object]:
-    return {
-        "name": saved.name,
-        "version": saved.version,
-        "channel": saved.channel,
-        "description": saved.description,
-        "parts": saved.parts,
-        "created_at": saved.created_at.isoformat(),
-    }
 
 
 @app.command("save")
@@ -55,7 +43,7 @@ def save(
         with ws.store.transaction():
             saved = [library.save_template(ws.store, t, now=now) for t in read]
     if as_json:
-        print_json([{**_json(s), "new_version": new} for s, new in saved])
+        print_json([{**s.as_json(), "new_version": new} for s, new in saved])
         return
     for template, new in saved:
         state = "saved" if new else "unchanged"
@@ -79,7 +67,7 @@ def list_(ws_path: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     with workspace(ws_path) as ws:
         found = library.list_templates(ws.store)
     if as_json:
-        print_json([_json(t) for t in found])
+        print_json([t.as_json() for t in found])
         return
     if not found:
         console.print("no templates: `cantata template save FILE` adds one")
@@ -109,7 +97,7 @@ def show(
     with workspace(ws_path) as ws:
         found = library.template_version(ws.store, name, version)
     if as_json:
-        print_json(_json(found))
+        print_json(found.as_json())
         return
     console.print(f"[bold]{escape(found.name)}[/] v{found.version} ({found.channel})")
     if found.description:

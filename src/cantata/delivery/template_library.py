@@ -29,7 +29,7 @@ from typing import Any
 from cantata.canvas.document import Document
 from cantata.canvas.problems import Problem, display_path
 from cantata.delivery.personalize import check_template, sample_context
-from cantata.errors import CantataError, did_you_mean
+from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store
 
@@ -55,6 +55,10 @@ class TemplateLibraryError(CantataError):
     """A template cannot be read, saved or found."""
 
 
+class TemplateNotFoundError(TemplateLibraryError, NotFoundError):
+    """No template (or no such version of one) has the name asked for."""
+
+
 class TemplateFileError(TemplateLibraryError):
     """A template file is invalid; `problems` lists every problem, in file order."""
 
@@ -77,6 +81,16 @@ class SavedTemplate:
     @property
     def label(self) -> str:
         return f"template {self.name!r} v{self.version}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "channel": self.channel,
+            "description": self.description,
+            "parts": self.parts,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -201,7 +215,7 @@ def versions(store: Store, name: str, *, missing_ok: bool = False) -> list[Saved
     )
     if not rows and not missing_ok:
         known = [t.name for t in list_templates(store)]
-        raise TemplateLibraryError(f"no template {name!r}{did_you_mean(name, known)}")
+        raise TemplateNotFoundError(f"no template {name!r}{did_you_mean(name, known)}")
     return [_saved(r) for r in rows]
 
 
@@ -213,7 +227,7 @@ def template_version(store: Store, name: str, version: int | None = None) -> Sav
     for saved in found:
         if saved.version == version:
             return saved
-    raise TemplateLibraryError(
+    raise TemplateNotFoundError(
         f"template {name!r} has no version {version} (1 to {found[-1].version})"
     )
 

@@ -14,7 +14,15 @@ from fastapi import FastAPI
 
 from cantata import __version__
 from cantata.model import Model
-from cantata.server import audiences, campaigns, errors, reports, runs, token_routes
+from cantata.server import (
+    audiences,
+    campaigns,
+    errors,
+    reports,
+    runs,
+    templates,
+    token_routes,
+)
 from cantata.server.service import Clock, Service
 from cantata.store.access import StoreAccess
 from cantata.store.base import Store
@@ -40,6 +48,6 @@ def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = ut
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (campaigns, reports, runs, audiences, token_routes):
+    for module in (campaigns, reports, runs, audiences, templates, token_routes):
         app.include_router(module.router)
     return app

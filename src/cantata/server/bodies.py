@@ -1,5 +1,6 @@
-"""Request bodies that are documents, not JSON objects: a campaign in YAML or JSON, read as
-text and parsed by the same code as `cantata campaign validate FILE`."""
+"""Request bodies that are documents, not JSON objects: a campaign in YAML or JSON, a template
+in YAML, read as text and parsed by the same code as `cantata campaign validate FILE` and
+`cantata template save FILE`."""
 
 from __future__ import annotations
 
@@ -28,12 +29,27 @@ CAMPAIGN_BODY: dict[str, Any] = {
 }
 
 
+TEMPLATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The template, as in a template file (YAML: name, channel, its parts).",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
 async def campaign_text(request: Request) -> str:
+    return await document_text(request, "the campaign as YAML or JSON")
+
+
+async def document_text(request: Request, what: str) -> str:
+    """The body as text: a document (campaign, template) parsed as its file would be."""
     raw = await request.body()
     if not raw.strip():
-        raise ApiError(
-            422, "the request body is empty: send the campaign as YAML or JSON", where=SOURCE
-        )
+        raise ApiError(422, f"the request body is empty: send {what}", where=SOURCE)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

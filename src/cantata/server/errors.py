@@ -16,6 +16,7 @@ from cantata.canvas.lifecycle import LifecycleError
 from cantata.canvas.problems import CampaignError
 from cantata.canvas.runtime import RunError
 from cantata.delivery.personalize import TemplateError
+from cantata.delivery.template_library import TemplateFileError
 from cantata.errors import CantataError, NotFoundError
 
 
@@ -43,7 +44,9 @@ def status_of(exc: CantataError) -> int:
     allow the move, 400 for the rest."""
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, CampaignError | RuleError | RuleSyntaxError | TemplateError):
+    if isinstance(
+        exc, CampaignError | RuleError | RuleSyntaxError | TemplateError | TemplateFileError
+    ):
         return 422
     if isinstance(exc, LifecycleError | RunError):
         return 409
@@ -52,7 +55,7 @@ def status_of(exc: CantataError) -> int:
 
 def cantata_error_body(exc: CantataError) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    if isinstance(exc, CampaignError):
+    if isinstance(exc, CampaignError | TemplateFileError):
         extra["problems"] = [
             {"path": p.path, "message": p.message, "line": p.line, "node": p.node}
             for p in exc.problems
