@@ -23,7 +23,9 @@ from cantata.canvas.runtime import (
     purge_worktables,
     transitions,
 )
+from cantata.canvas.runtime import runner as runner_module
 from cantata.canvas.runtime.runner import EXECUTORS
+from cantata.canvas.runtime.runs import Run, find_run
 from cantata.canvas.runtime.worktable import existing_worktables
 from cantata.model import Model, parse_model
 from cantata.store import Store
@@ -138,6 +140,25 @@ def test_start_runs_the_published_version_with_variables_and_an_idempotency_key(
     assert again.id == first.id
     other = runner.start("c", now=NOW, idempotency_key="k2")
     assert other.id != first.id and node_runs(db, other.id)["t"].details == {"branch": "default"}
+
+
+def test_a_start_racing_another_with_the_same_key_gets_that_run(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(db, campaign_text([GOLD], []))
+    runner = Runner(db, MODEL)
+    first = runner.start("c", now=NOW, idempotency_key="k1")
+    looks: list[str] = []
+
+    def not_visible_yet(store: Store, campaign: str, key: str) -> Run | None:
+        # The other process's start committed after this one looked: the insert meets it.
+        looks.append(key)
+        return None if len(looks) == 1 else find_run(store, campaign, key)
+
+    monkeypatch.setattr(runner_module, "find_run", not_visible_yet)
+    run, new = runner.launch("c", now=NOW, idempotency_key="k1")
+    assert (run.id, new, len(looks)) == (first.id, False, 2)
+    assert db.scalar("SELECT count(*) FROM cantata_run WHERE campaign = 'c'") == 1
 
 
 # --- channels and saved audiences ----------------------------------------------------------------

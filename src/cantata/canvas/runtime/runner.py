@@ -189,6 +189,11 @@ class Runner:
             if existing is not None:
                 return existing, False
         run_id = self._create(campaign, variables or {}, idempotency_key, None, now, version)
+        if run_id is None:  # another process started it since we looked
+            assert idempotency_key is not None
+            raced = find_run(self.store, campaign, idempotency_key)
+            assert raced is not None
+            return raced, False
         return load_run(self.store, run_id), True
 
     def test(
@@ -210,6 +215,7 @@ class Runner:
                 parent_run=None,
                 now=now,
             )
+        assert run_id is not None  # no idempotency key: always a new run
         self._canvases[run_id] = canvas
         return self._advance_all(run_id, now, new=True)
 
@@ -344,7 +350,8 @@ class Runner:
         parent: int | None,
         now: datetime,
         number: int | None = None,
-    ) -> int:
+    ) -> int | None:
+        """The new run's id (None: the idempotency key's run exists)."""
         version = lifecycle.runnable_version(self.store, name)
         if number is not None and number != version.version:
             version = lifecycle.version(self.store, name, number)
@@ -371,6 +378,10 @@ class Runner:
         if existing is not None:
             return existing.id
         run_id = self._create(name, variables, key, parent, as_of)
+        if run_id is None:  # started by another process since we looked
+            raced = find_run(self.store, name, key)
+            assert raced is not None
+            return raced.id
         self._started.append(run_id)
         return run_id
 

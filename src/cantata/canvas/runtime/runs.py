@@ -171,12 +171,15 @@ def insert_run(
     test_mode: bool,
     parent_run: int | None,
     now: datetime,
-) -> int:
+) -> int | None:
+    """Record a new run; None when the campaign already has a run with this idempotency key
+    (another process may have started it since the caller looked)."""
     run_id = int(store.scalar("SELECT nextval('cantata_run_id')"))
-    store.execute(
+    inserted = store.execute(
         "INSERT INTO cantata_run (id, campaign, version, definition, status, variables, "
         "idempotency_key, test_mode, parent_run, as_of, errors, started_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s)",
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s) "
+        "ON CONFLICT (campaign, idempotency_key) DO NOTHING",
         [
             run_id,
             campaign,
@@ -191,7 +194,7 @@ def insert_run(
             db_time(now),
         ],
     )
-    return run_id
+    return run_id if inserted else None
 
 
 def set_run_status(
