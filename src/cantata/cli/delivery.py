@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,8 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cantata.canvas.definition import load_campaign
-from cantata.canvas.runtime import Runner, ScheduledRuns, scheduler_runner
-from cantata.canvas.scheduler import LEASE, acquire_lease, fire_due, release_lease
+from cantata.canvas.runtime import Runner
 from cantata.cli.campaign import FileArgument, NowOption, RunArgument, VarOption, _now, _variables
 from cantata.cli.campaign import app as campaign_app
 from cantata.cli.common import JsonOption, WorkspaceOption, console, print_json, reports_errors
@@ -24,9 +21,10 @@ from cantata.cli.common import workspace as open_workspace
 from cantata.cli.scheduler import describe
 from cantata.delivery.activities import confirm_waiting, resume_activity
 from cantata.delivery.dispatcher import Stats
-from cantata.delivery.engine import DeliveryEngine, tracking_links
+from cantata.delivery.engine import tracking_links
 from cantata.delivery.preview import preview
 from cantata.delivery.report import ActivityReport, campaign_report
+from cantata.server.worker import work
 from cantata.workspace import Workspace
 
 
@@ -184,40 +182,15 @@ def dispatch(
 
 
 async def _dispatch(ws: Workspace, once: bool, idle: float, schedule: bool) -> Stats:
-    scheduled = scheduler_runner(ws)
-    engine = DeliveryEngine(
-        ws.store,
-        ws.model,
-        ws.settings.raw,
-        runner=scheduled.runner,
-        journal_dir=ws.root / "journal",
-        root=ws.root,
-    )
-    me = engine.dispatcher.owner
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        while True:
-            if schedule:
-                _fire_due(ws, scheduled, me)
-            stats = await engine.round()
-            if once or stop.is_set():
-                return stats
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=idle)
-    finally:
-        await engine.close()
-        if schedule:
-            release_lease(ws.store, LEASE, me)
-
-
-def _fire_due(ws: Workspace, scheduled: ScheduledRuns, owner: str) -> None:
-    """One scheduler turn: fire what is due under the lease, then execute the runs."""
-    now = datetime.now(UTC)
-    if acquire_lease(ws.store, LEASE, owner, now, 60.0):
-        fired = fire_due(ws.store, now, owner, scheduled)
-        for f in fired:
-            console.print(describe(f), highlight=False)
-        scheduled.advance(now)
+    return await work(
+        ws,
+        stop=stop,
+        schedule=schedule,
+        idle=idle,
+        once=once,
+        on_fired=lambda fired: console.print(describe(fired), highlight=False),
+    )

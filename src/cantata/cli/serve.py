@@ -1,13 +1,18 @@
 """`cantata serve`: the REST API under uvicorn, on the workspace's store and model.
 
-On DuckDB the serving process owns the store file: run one worker, and stop the server before
-another process (`cantata dispatch`, `cantata scheduler`) opens the store. On PostgreSQL any
-number of workers and other processes share the store.
+On DuckDB the serving process owns the store file: run one worker, with `--all` to have the
+same process serve the tracking app and do the scheduler's and the dispatcher's work. On
+PostgreSQL any number of workers and other processes share the store.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +23,8 @@ from cantata.cli.common import WorkspaceOption, reports_errors, workspace
 from cantata.errors import ConfigError
 from cantata.store import open_store
 from cantata.workspace import Workspace
+
+log = logging.getLogger("cantata.serve")
 
 # With several workers uvicorn imports the app in each process: the workspace goes by env.
 WORKSPACE_ENV = "CANTATA_WORKSPACE"
@@ -40,6 +47,18 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Worker processes (PostgreSQL stores only).", min=1)
     ] = 1,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also serve the tracking app (opens, clicks, unsubscribes, callbacks) and run "
+            "the scheduler and the dispatcher in this process: one process does it all, as a "
+            "DuckDB store needs.",
+        ),
+    ] = False,
+    idle: Annotated[
+        float, typer.Option(help="With --all: seconds the worker waits when nothing is due.")
+    ] = 1.0,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json, docs at /docs); requests carry
     `Authorization: Bearer TOKEN` from `cantata token create`."""
@@ -49,6 +68,8 @@ def serve(
 
     with workspace(ws_path) as ws:
         ws.apply_model()  # the tables the model needs, once, before serving
+        if workers > 1 and everything:
+            raise ConfigError("--all runs in one process: leave --workers at 1")
         if workers > 1:
             if ws.store.dialect != "postgres":
                 raise ConfigError(
@@ -67,4 +88,41 @@ def serve(
             )
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.
-        uvicorn.run(api_app(ws.store, ws.model), host=host, port=port)
+        app = api_app(ws.store, ws.model)
+        if everything:
+            with_everything(app, ws, idle)
+        uvicorn.run(app, host=host, port=port)
+
+
+def with_everything(app: FastAPI, ws: Workspace, idle: float = 1.0) -> None:
+    """Add the tracking app (its paths — /o, /c, /u, /callbacks, /bounces — beside the API's)
+    and the background work (scheduler and dispatcher) for the life of the server."""
+    from cantata.server.worker import work
+    from cantata.tracking.app import tracking_app
+    from cantata.tracking.settings import tracking_settings
+
+    conf = tracking_settings(ws.settings.raw)
+    app.mount("/", tracking_app(ws.store, conf.secret, callback_secret=conf.callback_secret))
+
+    async def supervised(stop: asyncio.Event) -> None:
+        # A failed round (the store unreachable a moment, a provider misconfigured) is logged
+        # and retried: the API and tracking go on serving meanwhile.
+        while not stop.is_set():
+            try:
+                await work(ws, stop=stop, schedule=True, idle=idle)
+            except Exception:
+                log.exception("background work failed; retrying in %.0f s", idle * 10)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle * 10)
+
+    @asynccontextmanager
+    async def working(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(supervised(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    app.router.lifespan_context = working
