@@ -3,14 +3,14 @@
 import { Handle, type NodeProps, Position } from "@xyflow/react";
 
 import type { ActivityNode } from "./canvasGraph";
-import { NODE_WIDTH } from "./layout";
+import { nodeWidth } from "./layout";
 
 export function ActivityNodeView({ data, selected }: NodeProps<ActivityNode>) {
   const classes = ["activity", `kind-${data.kind}`];
   if (selected) classes.push("selected");
   if (data.problems.length) classes.push("has-problem");
   return (
-    <div className={classes.join(" ")} style={{ width: NODE_WIDTH }} data-node-id={data.id} title={data.problems.join("\n")}>
+    <div className={classes.join(" ")} style={{ width: nodeWidth(data.ports.length) }} data-node-id={data.id} title={data.problems.join("\n")}>
       {data.input && <Handle type="target" position={Position.Top} id="in" />}
       <div className="activity-id">{data.id}</div>
       <div className="activity-type">
@@ -21,7 +21,12 @@ export function ActivityNodeView({ data, selected }: NodeProps<ActivityNode>) {
         const left = `${((i + 1) * 100) / (data.ports.length + 1)}%`;
         return (
           <Handle key={port} type="source" position={Position.Bottom} id={port} style={{ left }} data-port={port}>
-            {data.ports.length > 1 || port !== "out" ? <span className="port-name">{port}</span> : null}
+            {data.ports.length > 1 || port !== "out" || data.unlinked[port] !== undefined ? (
+              <span className="port-name">
+                {port}
+                {data.unlinked[port] !== undefined ? ` · ${data.unlinked[port]!.toLocaleString("en")}` : ""}
+              </span>
+            ) : null}
           </Handle>
         );
       })}

@@ -9,6 +9,7 @@ import {
   MarkerType,
   type NodeChange,
   ReactFlow,
+  type ReactFlowInstance,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
@@ -60,6 +61,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   const [view, setView] = useState<"canvas" | "document">("canvas");
   const [selected, setSelected] = useState<string | null>(null);
   const [nodes, setNodes] = useState<ActivityNode[]>([]);
+  const [flow, setFlow] = useState<ReactFlowInstance<ActivityNode> | null>(null);
 
   // A canvas edit rewrites the text; a text edit (below) re-reads the document.
   const applyDoc = useCallback((next: CampaignDocument) => {
@@ -97,9 +99,16 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   useEffect(() => {
     if (!doc) return;
     setNodes(
-      canvasNodes(doc, positions, problems).map((n) => ({ ...n, selected: n.id === selected })),
+      canvasNodes(doc, positions, problems, counts).map((n) => ({ ...n, selected: n.id === selected })),
     );
-  }, [doc, positions, problems, selected]);
+  }, [doc, positions, problems, counts, selected]);
+  // A node added or removed (palette, document text) may fall outside the view: refit.
+  const nodeCount = doc?.nodes.length ?? 0;
+  useEffect(() => {
+    if (!flow) return;
+    const frame = requestAnimationFrame(() => void flow.fitView({ padding: 0.15 }));
+    return () => cancelAnimationFrame(frame);
+  }, [flow, nodeCount]);
   const edges = useMemo(() => (doc ? canvasEdges(doc, counts, problems) : []), [doc, counts, problems]);
 
   const onNodesChange = useCallback(
@@ -275,6 +284,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
               onConnect={onConnect}
               onDelete={onDelete}
               onPaneClick={() => setSelected(null)}
+              onInit={setFlow}
               defaultEdgeOptions={{ markerEnd: { type: MarkerType.ArrowClosed } }}
               fitView
               deleteKeyCode={["Backspace", "Delete"]}

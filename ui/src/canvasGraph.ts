@@ -13,6 +13,8 @@ export interface ActivityData extends Record<string, unknown> {
   ports: string[];
   input: boolean;
   problems: string[];
+  /** Rows a test run put on ports that lead nowhere (a control group), shown on the handle. */
+  unlinked: Record<string, number>;
 }
 
 export type ActivityNode = Node<ActivityData, "activity">;
@@ -31,7 +33,9 @@ export function canvasNodes(
   doc: CampaignDocument,
   positions: Record<string, Position>,
   problems: Problem[] = [],
+  counts: TransitionCounts | null = null,
 ): ActivityNode[] {
+  const linked = new Set(doc.edges.map((e) => portKey(e.from)));
   return doc.nodes.map((node) => {
     const ports = outputPorts(node.type, node.settings);
     // An edge naming a port the settings do not declare still gets a handle, so it is drawn
@@ -39,6 +43,12 @@ export function canvasNodes(
     for (const edge of doc.edges) {
       const end = splitEnd(edge.from);
       if (end.node === node.id && !ports.includes(end.port)) ports.push(end.port);
+    }
+    const unlinked: Record<string, number> = {};
+    for (const port of ports) {
+      const key = `${node.id}.${port}`;
+      const count = counts?.[key];
+      if (count && !linked.has(key)) unlinked[port] = count.rows;
     }
     return {
       id: node.id,
@@ -52,6 +62,7 @@ export function canvasNodes(
         ports,
         input: takesInput(node.type),
         problems: problems.filter((p) => p.node === node.id).map((p) => p.message),
+        unlinked,
       },
     };
   });

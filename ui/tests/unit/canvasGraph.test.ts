@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { outputPorts } from "../../src/activities";
 import { parseCampaignText } from "../../src/campaignDocument";
 import { canvasEdges, canvasNodes, countsFromTransitions, edgeLabel } from "../../src/canvasGraph";
-import { layoutPositions, NODE_HEIGHT } from "../../src/layout";
+import { layoutPositions, NODE_HEIGHT, nodeWidth } from "../../src/layout";
 
 const doc = parseCampaignText(
   readFileSync(fileURLToPath(new URL("../../../examples/upcoming_stays.yaml", import.meta.url)), "utf8"),
@@ -109,5 +109,29 @@ describe("layout", () => {
       edges: [{ from: "a", to: "b" }, { from: "b", to: "a" }, { from: "a", to: "ghost" }],
     };
     expect(Object.keys(layoutPositions(odd))).toEqual(["a", "b"]);
+  });
+});
+
+describe("ports that lead nowhere", () => {
+  it("carry a test run's rows on their handle", () => {
+    const counts = countsFromTransitions([
+      { from: "segments.holdout", rows: 3, activated: true },
+      { from: "segments.gold", rows: 2, activated: true },
+      { from: "email_gold.out", rows: 2, activated: false },
+    ]);
+    const byId = Object.fromEntries(canvasNodes(doc, {}, [], counts).map((n) => [n.id, n.data]));
+    expect(byId.segments!.unlinked).toEqual({ holdout: 3 });
+    expect(byId.email_gold!.unlinked).toEqual({ out: 2 });
+    expect(byId.stays!.unlinked).toEqual({});
+  });
+});
+
+describe("node width", () => {
+  it("grows with the ports so their names do not overlap", () => {
+    expect(nodeWidth(1)).toBe(190);
+    expect(nodeWidth(4)).toBeGreaterThan(nodeWidth(2));
+    const positions = layoutPositions(doc);
+    // The split's four ports widen it; its neighbours in the column stay centred under it.
+    expect(positions.segments!.x + nodeWidth(4) / 2).toBeCloseTo(positions.next_stay!.x + nodeWidth(1) / 2, 0);
   });
 });
