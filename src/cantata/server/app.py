@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from cantata import __version__
 from cantata.model import Model
@@ -50,4 +53,24 @@ def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = ut
 
     for module in (campaigns, reports, runs, audiences, templates, token_routes):
         app.include_router(module.router)
+    _mount_ui(app)
     return app
+
+
+UI = Path(__file__).parent / "static" / "ui"  # `make ui` builds the canvas editor here
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """The web UI at /ui/ when it is built; else a page saying how to build it."""
+    if (UI / "index.html").is_file():
+        app.mount("/ui", StaticFiles(directory=UI, html=True), name="ui")
+        return
+
+    @app.get("/ui", include_in_schema=False)
+    @app.get("/ui/{rest:path}", include_in_schema=False)
+    def unbuilt(rest: str = "") -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>cantata</title><p>The web UI is not built: run "
+            "<code>make ui</code> (Node.js 20 or later), then restart <code>cantata serve</code>.",
+            status_code=404,
+        )

@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiClient, ApiError, type Fetch } from "../../src/apiClient";
+import { storedToken, storeToken } from "../../src/session";
+
+interface Call {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** A fetch that records each request and answers from a script: (status, JSON or text). */
+function fakeFetch(...answers: [number, unknown][]): { fetch: Fetch; calls: Call[] } {
+  const calls: Call[] = [];
+  const fetch: Fetch = async (url, init) => {
+    calls.push({
+      url,
+      method: init?.method ?? "GET",
+      headers: (init?.headers ?? {}) as Record<string, string>,
+      body: init?.body as string | undefined,
+    });
+    const [status, data] = answers.shift() ?? [500, "no answer scripted"];
+    return new Response(typeof data === "string" ? data : JSON.stringify(data), { status });
+  };
+  return { fetch, calls };
+}
+
+describe("ApiClient", () => {
+  it("sends the bearer token and reads the campaign list", async () => {
+    const list = [{ name: "upcoming_stays", state: "live", published_version: 1, draft_version: null }];
+    const { fetch, calls } = fakeFetch([200, list]);
+    const api = new ApiClient("cantata_abc_secret", "http://api.test", fetch);
+    expect(await api.listCampaigns()).toEqual(list);
+    expect(calls[0]).toMatchObject({ url: "http://api.test/campaigns", method: "GET" });
+    expect(calls[0]!.headers.Authorization).toBe("Bearer cantata_abc_secret");
+  });
+
+  it("sends no Authorization header without a token", async () => {
+    const { fetch, calls } = fakeFetch([200, { status: "ok", version: "0.1.0" }]);
+    await new ApiClient("", "", fetch).health();
+    expect(calls[0]!.headers.Authorization).toBeUndefined();
+    expect(calls[0]!.url).toBe("/health");
+  });
+
+  it("posts the document as YAML to validate, test, save and publish", async () => {
+    const { fetch, calls } = fakeFetch(
+      [200, { campaign: "c", valid: true, activities: 2, transitions: 1 }],
+      [201, { run: { id: 7, status: "completed" }, activities: {}, transitions: [{ from: "a.out", to: ["b"], rows: 3, activated: true }] }],
+      [200, { campaign: "c", version: 2, status: "draft", created_at: "t" }],
+      [200, { campaign: "c", version: 2, status: "published", created_at: "t", state: "live" }],
+    );
+    const api = new ApiClient("t", "", fetch);
+    const text = "name: c\nnodes: []\n";
+    expect((await api.validate(text)).activities).toBe(2);
+    expect((await api.test(text)).transitions[0]!.rows).toBe(3);
+    expect((await api.saveDraft("c", text)).version).toBe(2);
+    expect((await api.publish("c", text)).state).toBe("live");
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      "POST /campaigns/validate",
+      "POST /campaigns/test",
+      "PUT /campaigns/c/draft",
+      "POST /campaigns/c/publish",
+    ]);
+    for (const call of calls) {
+      expect(call.body).toBe(text);
+      expect(call.headers["Content-Type"]).toBe("application/yaml");
+    }
+  });
+
+  it("reads a version's definition and escapes names in paths", async () => {
+    const { fetch, calls } = fakeFetch([200, { campaign: "a b", version: 3, definition: { name: "a b", nodes: [] } }]);
+    expect(await new ApiClient("t", "", fetch).getDefinition("a b", 3)).toEqual({ name: "a b", nodes: [] });
+    expect(calls[0]!.url).toBe("/campaigns/a%20b/versions/3");
+  });
+
+  it("turns a 422 into an ApiError carrying every problem", async () => {
+    const problems = [{ path: "nodes.stays.settings.rule.field", line: 5, node: "stays", message: "no field 'nightz'" }];
+    const { fetch } = fakeFetch([422, { error: "1 problem in the campaign", where: null, problems }]);
+    const failure = await new ApiClient("t", "", fetch).validate("x").catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApiError);
+    expect(failure).toMatchObject({ status: 422, message: "1 problem in the campaign", where: null, problems });
+  });
+
+  it("keeps the API's message and place for 401 and 403", async () => {
+    const { fetch } = fakeFetch(
+      [401, { error: "invalid or revoked token", where: "Authorization" }],
+      [403, { error: "token 'ci' is a viewer; this needs the publisher role or above", where: "Authorization" }],
+    );
+    const api = new ApiClient("bad", "", fetch);
+    await expect(api.listCampaigns()).rejects.toMatchObject({ status: 401, message: "invalid or revoked token", where: "Authorization" });
+    await expect(api.publish("c", "x")).rejects.toMatchObject({ status: 403, message: expect.stringContaining("publisher") });
+  });
+
+  it("names the request when the answer is not the API's JSON", async () => {
+    const { fetch } = fakeFetch([502, "Bad Gateway"]);
+    await expect(new ApiClient("t", "", fetch).getCampaign("c")).rejects.toMatchObject({
+      status: 502,
+      message: "GET /campaigns/c answered 502: Bad Gateway",
+      problems: [],
+    });
+  });
+
+  it("says where it could not connect", async () => {
+    const api = new ApiClient("t", "http://127.0.0.1:9", async () => {
+      throw new TypeError("fetch failed");
+    });
+    await expect(api.health()).rejects.toMatchObject({ status: 0, message: expect.stringContaining("http://127.0.0.1:9") });
+  });
+});
+
+describe("the stored token", () => {
+  it("is kept, read back and cleared", () => {
+    const values = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => values.get(k) ?? null,
+      setItem: (k: string, v: string) => void values.set(k, v),
+      removeItem: (k: string) => void values.delete(k),
+    };
+    expect(storedToken(storage)).toBe("");
+    storeToken("cantata_x_y", storage);
+    expect(storedToken(storage)).toBe("cantata_x_y");
+    storeToken("", storage);
+    expect(values.size).toBe(0);
+  });
+});
