@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.ingest.transfer import release, transfer, validation_connection
 from cantata.model import Model
 from cantata.store.base import Store, quote_ident
+from cantata.store.first_use import ReadOnFirstUse
 
 
 class AudienceError(CantataError):
@@ -84,32 +85,10 @@ def list_audiences(store: Store) -> list[AudienceVersion]:
     return [_version(r) for r in rows]
 
 
-class SavedAudiences(Mapping[str, str]):
-    """Saved audience name → the entity its keys belong to (for rule validation), read from
-    the store the first time a rule or an activity names one: most never do."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._entities: dict[str, str] | None = None
-
-    @property
-    def _loaded(self) -> dict[str, str]:
-        if self._entities is None:
-            self._entities = {a.name: a.entity for a in list_audiences(self._store)}
-        return self._entities
-
-    def __getitem__(self, name: str) -> str:
-        return self._loaded[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loaded)
-
-    def __len__(self) -> int:
-        return len(self._loaded)
-
-
 def audience_entities(store: Store) -> Mapping[str, str]:
-    return SavedAudiences(store)
+    """Saved audience name → the entity its keys belong to (for rule validation), read when
+    first used."""
+    return ReadOnFirstUse(lambda: {a.name: a.entity for a in list_audiences(store)})
 
 
 def versions(store: Store, name: str) -> list[AudienceVersion]:

@@ -28,7 +28,7 @@ from cantata.canvas.definition import Campaign, parse_campaign
 from cantata.canvas.scheduler import cancel_campaign, schedule_campaign
 from cantata.canvas.timestamps import aware, db_time
 from cantata.canvas.validate import Canvas, validate
-from cantata.delivery.template_library import TemplateLibrary
+from cantata.delivery.template_library import template_library
 from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store
@@ -102,7 +102,7 @@ def check(store: Store, model: Model, campaign: Campaign) -> Canvas:
     """Validate against the model, and the audiences and templates saved in the store
     (CampaignError)."""
     return validate(
-        campaign, model, audiences=audience_entities(store), templates=TemplateLibrary(store)
+        campaign, model, audiences=audience_entities(store), templates=template_library(store)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cantata.errors import CantataError
+from cantata.errors import CantataError, ConfigError
 from cantata.workspace import Workspace
 
 console = Console()
@@ -58,6 +59,26 @@ def workspace(explicit: Path | None) -> Iterator[Workspace]:
         yield ws
     finally:
         ws.close()
+
+
+# With several workers uvicorn imports the app in each process: the workspace goes by env.
+WORKSPACE_ENV = "CANTATA_WORKSPACE"
+
+
+def serve_in_workers(ws: Workspace, factory: str, *, host: str, port: int, workers: int) -> None:
+    """Serve the app `factory` ("module:function", building it from $CANTATA_WORKSPACE) in
+    `workers` processes, each with its own store connection: PostgreSQL stores only."""
+    import uvicorn
+
+    if ws.store.dialect != "postgres":
+        raise ConfigError(
+            "--workers > 1 needs a PostgreSQL store: a DuckDB file has one owner process "
+            "(run one worker)",
+            where="[store] url",
+        )
+    os.environ[WORKSPACE_ENV] = str(ws.root)
+    ws.close()
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
 
 
 def print_json(data: Any) -> None:

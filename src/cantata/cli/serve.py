@@ -10,31 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from fastapi import FastAPI
 
-from cantata.cli.common import WorkspaceOption, reports_errors, workspace
+from cantata.cli.common import WorkspaceOption, reports_errors, serve_in_workers, workspace
 from cantata.errors import ConfigError
 from cantata.store import open_store
 from cantata.workspace import Workspace
 
 log = logging.getLogger("cantata.serve")
 
-# With several workers uvicorn imports the app in each process: the workspace goes by env.
-WORKSPACE_ENV = "CANTATA_WORKSPACE"
-
 
 def workspace_api() -> FastAPI:
     """The API of the workspace in $CANTATA_WORKSPACE; each worker process opens its store."""
     from cantata.server.app import api_app
 
-    ws = Workspace.open(Path(os.environ[WORKSPACE_ENV]) if WORKSPACE_ENV in os.environ else None)
+    ws = Workspace.open()  # $CANTATA_WORKSPACE, set by serve_in_workers
     url, root = ws.settings.store_url, ws.root
     return api_app(lambda: open_store(url, base=root), ws.model)
 
@@ -71,20 +66,8 @@ def serve(
         if workers > 1 and everything:
             raise ConfigError("--all runs in one process: leave --workers at 1")
         if workers > 1:
-            if ws.store.dialect != "postgres":
-                raise ConfigError(
-                    "--workers > 1 needs a PostgreSQL store: a DuckDB file has one owner "
-                    "process (run one worker)",
-                    where="[store] url",
-                )
-            os.environ[WORKSPACE_ENV] = str(ws.root)
-            ws.close()
-            uvicorn.run(
-                "cantata.cli.serve:workspace_api",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
+            serve_in_workers(
+                ws, "cantata.cli.serve:workspace_api", host=host, port=port, workers=workers
             )
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.

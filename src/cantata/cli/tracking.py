@@ -3,15 +3,18 @@ bounces) under uvicorn, on the workspace's store and `[tracking]` settings."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from starlette.applications import Starlette
 
-from cantata.cli.common import WorkspaceOption, err_console, reports_errors, workspace
-from cantata.errors import ConfigError
+from cantata.cli.common import (
+    WorkspaceOption,
+    err_console,
+    reports_errors,
+    serve_in_workers,
+    workspace,
+)
 from cantata.store import open_store
 from cantata.tracking.app import tracking_app
 from cantata.tracking.settings import tracking_settings
@@ -21,13 +24,10 @@ app = typer.Typer(
     help="The tracking server: opens, clicks, unsubscribes, bounces.", no_args_is_help=True
 )
 
-# With several workers uvicorn imports the app in each process: the workspace goes by env.
-WORKSPACE_ENV = "CANTATA_WORKSPACE"
-
 
 def workspace_app() -> Starlette:
     """The app of the workspace in $CANTATA_WORKSPACE; each worker process opens its store."""
-    ws = Workspace.open(Path(os.environ[WORKSPACE_ENV]) if WORKSPACE_ENV in os.environ else None)
+    ws = Workspace.open()  # $CANTATA_WORKSPACE, set by serve_in_workers
     conf = tracking_settings(ws.settings.raw)
     url, root = ws.settings.store_url, ws.root
     return tracking_app(
@@ -66,17 +66,9 @@ def serve(
                 "/bounces are refused"
             )
         if workers > 1:
-            if ws.store.dialect != "postgres":
-                raise ConfigError(
-                    "--workers > 1 needs a PostgreSQL store: a DuckDB file has one owner "
-                    "process (run one worker)",
-                    where="[store] url",
-                )
-            os.environ[WORKSPACE_ENV] = str(ws.root)
-            ws.close()
-            uvicorn.run(
+            serve_in_workers(
+                ws,
                 "cantata.cli.tracking:workspace_app",
-                factory=True,
                 host=bind_host,
                 port=bind_port,
                 workers=workers,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from cantata.delivery.personalize import check_template, sample_context
 from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store
+from cantata.store.first_use import ReadOnFirstUse
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 # The channels whose content a template holds (a webhook's URL stays a node setting; a direct
@@ -241,28 +242,10 @@ def list_templates(store: Store) -> list[SavedTemplate]:
     return [_saved(r) for r in rows]
 
 
-class TemplateLibrary(Mapping[str, SavedTemplate]):
-    """Template name → its current version, for validation: read from the store the first
-    time a channel names a template."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._templates: dict[str, SavedTemplate] | None = None
-
-    @property
-    def _loaded(self) -> dict[str, SavedTemplate]:
-        if self._templates is None:
-            self._templates = {t.name: t for t in list_templates(self._store)}
-        return self._templates
-
-    def __getitem__(self, name: str) -> SavedTemplate:
-        return self._loaded[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loaded)
-
-    def __len__(self) -> int:
-        return len(self._loaded)
+def template_library(store: Store) -> Mapping[str, SavedTemplate]:
+    """Template name → its current version, for validation: read the first time a channel
+    names a template."""
+    return ReadOnFirstUse(lambda: {t.name: t for t in list_templates(store)})
 
 
 def with_template(channel: str, settings: Mapping[str, Any], store: Store) -> dict[str, Any]:
