@@ -23,7 +23,12 @@ import pytest
 from cantata.delivery.email_message import DkimKey, generate_dkim_key
 from cantata.delivery.message import Message, Outcome, Status
 from cantata.delivery.providers.base import open_provider
-from cantata.delivery.providers.smtp import SmtpProvider, classify_reply, smtp_provider
+from cantata.delivery.providers.smtp import (
+    SmtpProvider,
+    classify_reply,
+    smtp_provider,
+    smtp_settings,
+)
 from cantata.errors import ConfigError
 from cantata.peers.smtp_sink import SmtpSink
 from tests.integration.provider_helpers import send_and_close
@@ -122,6 +127,29 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(
             b"https://t.example.com/u/TOKEN", b"https://evil.example/u"
         )
         assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_a_relative_dkim_key_file_is_read_from_the_workspace(
+    dkim_pair: tuple[Path, DkimKey, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file, _, _ = dkim_pair
+    workspace = tmp_path / "ws"
+    (workspace / "keys").mkdir(parents=True)
+    (workspace / "keys" / "dkim.pem").write_bytes(key_file.read_bytes())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the process runs from another folder than the workspace
+    config = {
+        "host": "127.0.0.1",
+        "sender": "news@example.com",
+        "dkim": {"selector": "s", "domain": "example.com", "private_key_file": "keys/dkim.pem"},
+        "ca_file": "certs/ca.pem",
+    }
+    settings = smtp_settings(config, root=workspace)
+    assert settings.dkim is not None and settings.dkim.selector == "s"
+    assert settings.ca_file == str(workspace / "certs" / "ca.pem")
+    with pytest.raises(ConfigError, match="cannot read the DKIM private key .*elsewhere"):
+        smtp_settings(config)  # without the workspace: looked for in the current folder
 
 
 def test_connections_are_reused_within_and_across_batches(sink: SmtpSink) -> None:

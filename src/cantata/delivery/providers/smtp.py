@@ -75,11 +75,12 @@ class SmtpSettings:
 
 
 def smtp_provider(config: Mapping[str, Any], *, root: Path | None = None) -> SmtpProvider:
-    return SmtpProvider(smtp_settings(config))
+    return SmtpProvider(smtp_settings(config, root=root))
 
 
-def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings:
-    """Settings from a `[channels.NAME]` table; a clear ConfigError names the bad key."""
+def smtp_settings(config: Mapping[str, Any], *, root: Path | None = None) -> SmtpSettings:
+    """Settings from a `[channels.NAME]` table; a clear ConfigError names the bad key.
+    Relative file paths (`ca_file`, the DKIM key) resolve against `root`, the workspace."""
     for key in config:
         if key not in KEYS:
             raise ConfigError(f"unknown key {key!r}{did_you_mean(key, KEYS)}", where=WHERE)
@@ -114,10 +115,10 @@ def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings:
         password=password,
         starttls=starttls,
         use_tls=use_tls,
-        ca_file=_text(config, "ca_file"),
+        ca_file=_in_workspace(_text(config, "ca_file"), root),
         tls_verify=_flag(config, "tls_verify", True),
         timeout=float(_number(config, "timeout", 30.0, float)),
-        dkim=_dkim(config.get("dkim")),
+        dkim=_dkim(config.get("dkim"), root),
         connections=_number(config, "connections", 2, int),
         max_messages_per_connection=(
             None if max_per is None else _number(config, "max_messages_per_connection", 0, int)
@@ -355,7 +356,11 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     return context
 
 
-def _dkim(value: object) -> DkimKey | None:
+def _in_workspace(path: str | None, root: Path | None) -> str | None:
+    return None if path is None else str((root or Path.cwd()) / path)
+
+
+def _dkim(value: object, root: Path | None) -> DkimKey | None:
     if value is None:
         return None
     where = f"{WHERE} dkim"
@@ -370,7 +375,7 @@ def _dkim(value: object) -> DkimKey | None:
     return DkimKey.from_file(
         str(value["selector"]),
         str(value["domain"]),
-        Path(str(value["private_key_file"])),
+        (root or Path.cwd()) / str(value["private_key_file"]),
         where=where,
     )
 
