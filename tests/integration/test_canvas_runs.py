@@ -24,6 +24,7 @@ from cantata.canvas.runtime import (
     transitions,
 )
 from cantata.canvas.runtime import runner as runner_module
+from cantata.canvas.runtime.dialect import try_lock_run, unlock_run
 from cantata.canvas.runtime.runner import EXECUTORS
 from cantata.canvas.runtime.runs import Run, find_run
 from cantata.canvas.runtime.worktable import existing_worktables
@@ -546,6 +547,38 @@ def test_pause_stops_before_the_next_activity_and_resume_continues(db: Store) ->
     assert run.status == "completed"
 
 
+def test_a_stop_during_a_failing_activity_is_not_turned_into_a_suspension(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(db, three_branches("suspend"))
+    failing(monkeypatch, "dedupe")
+    runner: Runner
+
+    def stop_while_running(event: str, run_id: int, node_id: str) -> None:
+        if (event, node_id) == ("started", "a"):  # another thread stops it, mid-activity
+            runner.stop(run_id, now=NOW)
+
+    runner = Runner(db, MODEL, observer=stop_while_running)
+    run = runner.start("c", now=NOW)
+    assert run.status == "stopped" and run.finished_at is not None
+    assert statuses(db, run.id)["a"] == "failed"
+    with pytest.raises(RunError, match="is stopped"):
+        runner.resume(run.id, now=NOW)
+
+
+def test_one_run_is_advanced_by_one_thread_of_a_process_at_a_time(db: Store) -> None:
+    publish(db, three_branches("suspend"))
+    run = Runner(db, MODEL).create("c", now=NOW)
+    assert try_lock_run(db, run.id)  # another thread (the API's, the worker's) is advancing it
+    try:
+        with pytest.raises(RunError, match="being executed"):
+            Runner(db, MODEL).resume(run.id, now=NOW)
+        assert statuses(db, run.id) == {}  # nothing ran twice
+    finally:
+        unlock_run(db, run.id)
+    assert Runner(db, MODEL).resume(run.id, now=NOW).status == "completed"
+
+
 def test_a_paused_run_is_not_woken_and_a_stopped_run_never_runs_again(db: Store) -> None:
     text = campaign_text(
         [GOLD, node("w", "wait", duration="1h"), node("d", "dedupe", by=["email"])],
@@ -662,7 +695,7 @@ def test_two_processes_never_advance_one_run(engine: str, db: Store, tmp_path: A
     url = f"{POSTGRES_URL}?schema={db.scalar('SELECT current_schema()')}"
     with open_store(url) as other:
         assert try_lock_run(other, run.id)  # the other process is executing it
-        with pytest.raises(RunError, match="being executed by another process"):
+        with pytest.raises(RunError, match="being executed"):
             Runner(db, MODEL).resume(run.id, now=NOW)
         # Another workspace's run with the same id is not held by that lock.
         elsewhere_url, schema = store_url("postgres", tmp_path)

@@ -148,7 +148,7 @@ def test_a_relative_dkim_key_file_is_read_from_the_workspace(
     settings = smtp_settings(config, root=workspace)
     assert settings.dkim is not None and settings.dkim.selector == "s"
     assert settings.ca_file == str(workspace / "certs" / "ca.pem")
-    with pytest.raises(ConfigError, match="cannot read the DKIM private key .*elsewhere"):
+    with pytest.raises(ConfigError, match=r"cannot read the DKIM private key .*elsewhere"):
         smtp_settings(config)  # without the workspace: looked for in the current folder
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -71,14 +72,35 @@ def others_can_watch(store: Store) -> bool:
     return store.dialect == "postgres"
 
 
+# Runs being advanced by a thread of this process, by store: the API's threads and the
+# background worker of `cantata serve --all` share one store (one connection, so on
+# PostgreSQL one session, whose advisory locks it may take twice).
+_ADVANCING: set[tuple[int, int]] = set()
+_ADVANCING_GUARD = threading.Lock()
+
+
 def try_lock_run(store: Store, run_id: int) -> bool:
-    """Take the run's lock for this session; False when another process holds it. A crashed
-    process's session lock goes with its connection. DuckDB has one owner process."""
-    if store.dialect != "postgres":
-        return True
-    return bool(store.scalar(f"SELECT pg_try_advisory_lock({_RUN_LOCK})", [run_id]))
+    """Take the run's lock; False when another thread of this process, or another process,
+    holds it. A crashed process's session lock goes with its connection (PostgreSQL); a
+    DuckDB store has one owner process."""
+    key = (id(store), run_id)
+    with _ADVANCING_GUARD:
+        if key in _ADVANCING:
+            return False
+        _ADVANCING.add(key)
+    if store.dialect == "postgres" and not store.scalar(
+        f"SELECT pg_try_advisory_lock({_RUN_LOCK})", [run_id]
+    ):
+        with _ADVANCING_GUARD:
+            _ADVANCING.discard(key)
+        return False
+    return True
 
 
 def unlock_run(store: Store, run_id: int) -> None:
-    if store.dialect == "postgres":
-        store.scalar(f"SELECT pg_advisory_unlock({_RUN_LOCK})", [run_id])
+    try:
+        if store.dialect == "postgres":
+            store.scalar(f"SELECT pg_advisory_unlock({_RUN_LOCK})", [run_id])
+    finally:
+        with _ADVANCING_GUARD:
+            _ADVANCING.discard((id(store), run_id))

@@ -395,11 +395,12 @@ class Runner:
 
     def _advance(self, run_id: int, now: datetime, *, new: bool) -> None:
         if not try_lock_run(self.store, run_id):
-            raise RunError(f"run {run_id} is being executed by another process")
+            raise RunError(f"run {run_id} is being executed (by another thread or process)")
         try:
             run = load_run(self.store, run_id)
             if run.status == WAITING:
-                set_run_status(self.store, run_id, RUNNING)
+                if not set_run_status(self.store, run_id, RUNNING, only=WAITING):
+                    return  # paused or stopped meanwhile
             elif run.status != RUNNING:
                 return  # paused, suspended or finished: resume() decides
             try:
@@ -616,7 +617,7 @@ class Runner:
             status = IGNORED if ignored else FAILED
             self._put_node(replace(failed, status=status), None, stored=stored)
             self.store.execute("UPDATE cantata_run SET errors = %s WHERE id = %s", [errors, run_id])
-            if not ignored:
+            if not ignored:  # a run paused or stopped meanwhile stays so
                 outcome, finished = (FAILED, now) if policy.action == "abort" else (SUSPENDED, None)
                 set_run_status(
                     self.store,
@@ -624,6 +625,7 @@ class Runner:
                     outcome,
                     finished_at=finished,
                     error=f"{failed.node}: {failed.error}",
+                    only=RUNNING,
                 )
 
     def _put_node(
