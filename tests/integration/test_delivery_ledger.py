@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from cantata.canvas.runtime import node_runs
+from cantata.delivery import activities
 from cantata.delivery.activities import AWAITING, SENDING, confirm, delivery_activity, queue_pending
 from cantata.delivery.ledger import history_from_ledger
 from cantata.delivery.rules import Cap, Rules
@@ -48,6 +50,33 @@ def test_queue_excludes_with_reasons_and_hands_back(db: Store) -> None:
     # Queueing again (a crash before the hand-back was recorded) adds nothing.
     assert queue_pending(db, runner, Rules(), NOW) == []
     assert db.scalar("SELECT count(*) FROM cantata_delivery") == 7
+
+
+def test_one_activity_failing_to_queue_holds_up_no_other(
+    db: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = campaign(
+        "two",
+        [EVERYONE, node("fork", "fork"), node("a", "email", **EMAIL), node("b", "sms", body="Hi")],
+        ["everyone -> fork", "fork -> a", "fork -> b"],
+    )
+    real = activities._queue
+
+    def broken_for_a(store: Store, runner: Any, rules: Rules, pending: Any, now: Any) -> Any:
+        if pending.node == "a":
+            raise RuntimeError("the store went away")
+        return real(store, runner, rules, pending, now)
+
+    monkeypatch.setattr(activities, "_queue", broken_for_a)
+    runner, run = start(db, text, Rules())
+    assert delivery_activity(db, run, "a") is None  # tried again next round
+    found = delivery_activity(db, run, "b")
+    assert found is not None and found.status == SENDING
+    assert node_runs(db, run)["b"].status == "done"
+    assert "a: queueing its messages failed" in caplog.text
+    monkeypatch.setattr(activities, "_queue", real)
+    assert queue_pending(db, runner, Rules(), NOW) == [run]
+    assert delivery_activity(db, run, "a") is not None
 
 
 def test_opt_out_and_transactional(db: Store) -> None:

@@ -9,6 +9,7 @@ between neither loses nor doubles the messages.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,8 @@ from cantata.delivery.rules import Rules
 from cantata.delivery.template_library import with_template
 from cantata.errors import CantataError
 from cantata.store.base import Store
+
+log = logging.getLogger("cantata.delivery")
 
 AWAITING, SENDING, PAUSED, DONE = "awaiting_confirmation", "sending", "paused", "done"
 
@@ -97,12 +100,15 @@ def queue_pending(store: Store, runner: Runner, rules: Rules, now: datetime) -> 
     the runner (unless it awaits confirmation). Return the runs that moved."""
     moved: list[int] = []
     for pending in pending_deliveries(store):
-        found = delivery_activity(store, pending.run, pending.node)
-        if found is None:
-            found = _queue(store, runner, rules, pending, now)
-        if found.status != AWAITING:
-            runner.complete_delivery(pending.run, pending.node, now=now)
-            moved.append(pending.run)
+        try:
+            found = delivery_activity(store, pending.run, pending.node)
+            if found is None:
+                found = _queue(store, runner, rules, pending, now)
+            if found.status != AWAITING:
+                runner.complete_delivery(pending.run, pending.node, now=now)
+                moved.append(pending.run)
+        except Exception:  # one activity's trouble must not hold up every other campaign's
+            log.exception("run %s, %s: queueing its messages failed", pending.run, pending.node)
     return moved
 
 

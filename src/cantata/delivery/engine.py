@@ -9,6 +9,7 @@ dispatchers share the work and an orphan's messages come back when its lease exp
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Mapping
 from datetime import datetime
@@ -119,8 +120,10 @@ class DeliveryEngine:
         return queue_pending(self.store, self.runner, self.rules, now or self.clock())
 
     async def round(self) -> Stats:
-        """Queue, then dispatch until nothing is due now."""
-        self.queue()
+        """Queue, then dispatch until nothing is due now. Queueing (a set-based insert per
+        activity, and the runs it hands back) runs off the event loop, which may be serving
+        requests (`cantata serve --all`)."""
+        await asyncio.to_thread(self.queue)
         return await self.dispatcher.run(until_idle=True)
 
     async def close(self) -> None:
