@@ -68,6 +68,8 @@ REFUSED_STATICALLY = [
     ("{% from 'macros.html' import m %}", "import"),
     ("{% extends 'base.html' %}", "extends"),
     ("{{ range(100000000)|list }}", "range()"),
+    ("{% for a in 'x' * 100000 %}{% for b in 'x' * 100000 %}.{% endfor %}{% endfor %}", "loop"),
+    ("{% for a in ('x' * 99999).split('') %}{% endfor %}", "loop"),
 ]
 
 # Caught at validation by rendering against sample rows (the sandbox refuses them).
@@ -80,6 +82,8 @@ REFUSED_AT_SAMPLE_RENDER = [
     ("{{ recipient.clear() }}", "sandbox"),
     ("{{ recipient.update({'tier': 'gold'}) }}", "sandbox"),
     ("{% set k = '__cl' + 'ass__' %}{{ recipient[k] }}", "sandbox"),
+    # Nested loops multiply: the range() items of one render are counted together.
+    ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "10,000"),
 ]
 
 
@@ -129,6 +133,24 @@ def test_campaign_validation_refuses_injection_naming_node_setting_and_line(payl
         assert problem.path == "nodes.mail.settings.body" and problem.node == "mail"
         assert problem.message.startswith("template line 2: "), problem.message
         assert problem.line is not None
+
+
+def test_a_loop_printing_a_long_text_is_cut_short() -> None:
+    payload = "{% for a in range(100) %}{{ 'x' * 99999 }}{% endfor %}"
+    [problem] = check_template(payload, html=False, context=CONTEXT)
+    assert "longer than 1,000,000 characters" in problem.message
+    with pytest.raises(TemplateError, match="longer than 1,000,000 characters"):
+        compile_parts({"text": payload}).render(CONTEXT)
+
+
+def test_a_template_cannot_change_the_data_of_later_messages() -> None:
+    recipient = {"first_name": "Ana", "email": "ana@example.com"}
+    attack = "{{ dict.update(recipient, {'email': 'attacker@example.com'}) }}"
+    with pytest.raises(TemplateError):
+        compile_parts({"text": attack}).render({"recipient": recipient, "target": {}, "vars": {}})
+    assert recipient["email"] == "ana@example.com"
+    made = compile_parts({"text": "{{ dict(a=1)['a'] }}"}).render({"recipient": {}})
+    assert made == {"text": "1"}
 
 
 def test_data_is_never_evaluated_as_a_template() -> None:

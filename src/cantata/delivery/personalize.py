@@ -22,6 +22,7 @@ against it, so a misspelt field fails `cantata campaign validate` with its templ
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,8 +43,10 @@ CONTEXT_NAMES = ("recipient", "target", "row", "vars", "unsubscribe_url")
 COLLECTION = "collection"  # the column type of top-N related rows (canvas enrich)
 
 MAX_RANGE = 1_000  # items a template's range() may produce
+MAX_RANGE_TOTAL = 10_000  # items all range() calls of one render may produce (nested loops)
 MAX_REPEAT = 100_000  # characters or items `text * n` / `list * n` may produce
 MAX_EXPONENT = 100  # `a ** b` on integers
+MAX_OUTPUT = 1_000_000  # characters one rendered part may hold
 
 # Names a template may not read: Jinja's helper globals, the template object (`self`, the
 # classic way to `__globals__`), and names other frameworks expose to their templates.
@@ -148,11 +151,45 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+# Items the range() calls of the render under way produced: nested loops multiply them.
+_RANGE_SPENT: ContextVar[list[int] | None] = ContextVar("range_spent", default=None)
+
+
 def _range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
         raise SecurityError(f"range() of more than {MAX_RANGE:,} items")
+    spent = _RANGE_SPENT.get()
+    if spent is not None:
+        spent[0] += len(numbers)
+        if spent[0] > MAX_RANGE_TOTAL:
+            raise SecurityError(f"loops over range() of more than {MAX_RANGE_TOTAL:,} items")
     return numbers
+
+
+def _new_dict(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    # Not the class itself: `dict.update(recipient, ...)` would change the message's data.
+    return dict(*args, **kwargs)
+
+
+def render_bounded(template: Template, names: dict[str, Any]) -> str:
+    """A template's text, within the budgets: range() items across the render, and the
+    length of what it writes (a loop printing a long text would exhaust memory)."""
+    token = _RANGE_SPENT.set([0])
+    try:
+        pieces: list[str] = []
+        size = 0
+        for piece in template.root_render_func(template.new_context(names, True)):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"a message part longer than {MAX_OUTPUT:,} characters")
+            pieces.append(piece)
+        return "".join(pieces)
+    except Exception:
+        ENVIRONMENT.handle_exception()  # re-raises with the template's lines in the traceback
+        raise  # not reached
+    finally:
+        _RANGE_SPENT.reset(token)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -167,7 +204,7 @@ def _blank_if_null(value: Any) -> Any:
 def _environment() -> _Sandbox:
     env = _Sandbox(undefined=_Undefined, autoescape=_autoescape, finalize=_blank_if_null)
     env.globals.clear()  # cycler, joiner, lipsum, namespace: nothing a message needs
-    env.globals.update({"range": _range, "dict": dict})
+    env.globals.update({"range": _range, "dict": _new_dict})
     env.filters.update(FILTERS)
     return env
 
@@ -231,7 +268,25 @@ def refusals(ast: nodes.Template) -> list[TemplateProblem]:
             _filter_refusals(node, refuse)
         elif isinstance(node, nodes.Call):
             _range_refusal(node, refuse)
+        elif isinstance(node, nodes.For) and not _bounded_iterable(node.iter):
+            refuse(
+                node,
+                "a loop over a computed value is refused: loops go over data (recipient, "
+                "target, vars, a loop's item), a literal list or range() (sandbox)",
+            )
     return found
+
+
+def _bounded_iterable(node: nodes.Node) -> bool:
+    """Whether a loop's iterable is, under its filters, calls and lookups, data, a literal or
+    range(): their sizes are bounded, where `'x' * 100000` nested twice would never end."""
+    while isinstance(node, nodes.Filter | nodes.Test | nodes.Getattr | nodes.Getitem | nodes.Call):
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
+            return True  # range() or dict(): the only functions a template can call
+        if node.node is None:  # a filter block's filter
+            return True
+        node = node.node
+    return isinstance(node, nodes.Name | nodes.Const | nodes.List | nodes.Tuple | nodes.Dict)
 
 
 _COMPUTED_ATTR = "attr() with a computed name is refused: give a constant attribute name (sandbox)"
@@ -453,17 +508,11 @@ class CompiledMessage:
         out: dict[str, str] = {}
         for part, template in self.templates:
             try:
-                out[part] = "".join(template.root_render_func(template.new_context(names, True)))
-            except Exception:  # any failure of a user's template is that template's
-                try:
-                    ENVIRONMENT.handle_exception()  # re-raises with template lines in the traceback
-                except Exception as exc:
-                    raise TemplateError(
-                        _render_reason(exc),
-                        part=part,
-                        line=_error_line(exc, part),
-                        where=self.where,
-                    ) from exc
+                out[part] = render_bounded(template, names)
+            except Exception as exc:  # any failure of a user's template is that template's
+                raise TemplateError(
+                    _render_reason(exc), part=part, line=_error_line(exc, part), where=self.where
+                ) from exc
         return out
 
 
@@ -517,7 +566,7 @@ def check_template(
         # An open sample row reads any field as text: rendering it would report false errors.
         return found
     try:
-        _built(text, part, html).render(with_aliases(context))
+        render_bounded(_built(text, part, html), {**ENVIRONMENT.globals, **with_aliases(context)})
     except FormatValueError:
         pass  # a filter could not read a sample value ("sample" as a date): only data can tell
     except Exception as exc:
