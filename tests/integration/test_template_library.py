@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from cantata.canvas import CampaignError, lifecycle, parse_campaign
+from cantata.canvas.lifecycle import LifecycleError
 from cantata.delivery.dispatcher import Dispatcher
 from cantata.delivery.providers.smtp import smtp_provider
 from cantata.delivery.rules import Rules
@@ -79,6 +80,26 @@ def test_campaigns_are_checked_against_the_library(db: Store) -> None:
         lifecycle.publish(db, MODEL, parse_campaign(text), now=NOW)
     save(db, reminder("fixed"), 1)
     lifecycle.publish(db, MODEL, parse_campaign(text), now=NOW)
+
+
+def test_a_change_that_would_break_a_live_campaign_is_refused(db: Store) -> None:
+    save(db, reminder("first"))
+    lifecycle.publish(
+        db, MODEL, parse_campaign(campaign("stays", [STAYS, MAIL], ["stays -> mail"])), now=NOW
+    )
+    # Bookings flow into `mail`: a customer-only field of `target` would fail every message.
+    broken = reminder("second").replace("target.nights", "target.tier")
+    with pytest.raises(LifecycleError) as refused:
+        lifecycle.save_template(db, MODEL, read_template(broken, "r.yaml", MODEL), now=NOW)
+    assert "template 'reminder' v2 would break the live campaigns that use it" in str(refused.value)
+    assert "stays v1: nodes.mail.settings.template" in str(refused.value)
+    assert "unknown field target.tier" in str(refused.value)
+    assert template_version(db, "reminder").version == 1  # nothing saved
+    fine = read_template(reminder("second"), "r.yaml", MODEL)
+    assert lifecycle.save_template(db, MODEL, fine, now=NOW)[0].version == 2
+    lifecycle.move(db, "stays", "stop", now=NOW)  # a stopped campaign sends nothing more
+    stopped = read_template(broken, "r.yaml", MODEL)
+    assert lifecycle.save_template(db, MODEL, stopped, now=NOW)[0].version == 3
 
 
 def test_a_run_sends_the_version_current_when_it_queued(db: Store, sink: SmtpSink) -> None:

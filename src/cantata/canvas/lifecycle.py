@@ -25,10 +25,12 @@ from typing import Any
 from cantata.audience.portal import audience_entities
 from cantata.canvas.activities.targeting import ReadAudience
 from cantata.canvas.definition import Campaign, parse_campaign
+from cantata.canvas.problems import CampaignError
 from cantata.canvas.scheduler import cancel_campaign, schedule_campaign
 from cantata.canvas.timestamps import aware, db_time
 from cantata.canvas.validate import Canvas, validate
-from cantata.delivery.template_library import template_library
+from cantata.delivery.template_library import SavedTemplate, TemplateFile, template_library
+from cantata.delivery.template_library import save_template as save_library_template
 from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
 from cantata.store.base import Store
@@ -104,6 +106,42 @@ def check(store: Store, model: Model, campaign: Campaign) -> Canvas:
     return validate(
         campaign, model, audiences=audience_entities(store), templates=template_library(store)
     )
+
+
+def save_template(
+    store: Store, model: Model, template: TemplateFile, *, now: datetime
+) -> tuple[SavedTemplate, bool]:
+    """Save a library template — after checking it against the published version of every
+    live or paused campaign that names it, as publishing them would: their next runs send it.
+    A change that would break one is refused with that campaign's problems."""
+    current = template_library(store)
+    found = current.get(template.name)
+    changed = SavedTemplate(
+        template.name,
+        found.version + 1 if found else 1,
+        template.channel,
+        template.parts,
+        template.description,
+        now,
+    )
+    library = {**current, template.name: changed}
+    broken: list[str] = []
+    for record in list_campaigns(store):
+        if record.state not in (LIVE, PAUSED) or record.published is None:
+            continue
+        campaign = version(store, record.name, record.published).parse()
+        if not any(n.settings.get("template") == template.name for n in campaign.nodes):
+            continue
+        try:
+            validate(campaign, model, audiences=audience_entities(store), templates=library)
+        except CampaignError as exc:
+            at = f"{record.name} v{record.published}"  # stored as JSON: no line to give
+            broken += [f"{at}: {p.path}: {p.message}" for p in exc.problems]
+    if broken:
+        raise LifecycleError(
+            f"{changed.label} would break the live campaigns that use it:\n  " + "\n  ".join(broken)
+        )
+    return save_library_template(store, template, now=now)
 
 
 def save_draft(store: Store, model: Model, campaign: Campaign, *, now: datetime) -> Version:

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cantata.canvas import lifecycle
 from cantata.cli.common import (
     JsonOption,
     WorkspaceOption,
@@ -36,12 +37,12 @@ def save(
     files: FilesArgument, ws_path: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """Check template files and save each: a new version when its content changed. Nothing is
-    saved unless every file is valid."""
+    saved unless every file is valid and breaks no live campaign that uses it."""
     with workspace(ws_path) as ws:
         read = [library.load_template_file(path, ws.model) for path in files]
         now = datetime.now(UTC)
         with ws.store.transaction():
-            saved = [library.save_template(ws.store, t, now=now) for t in read]
+            saved = [lifecycle.save_template(ws.store, ws.model, t, now=now) for t in read]
     if as_json:
         print_json([{**s.as_json(), "new_version": new} for s, new in saved])
         return

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from cantata.canvas import lifecycle
 from cantata.delivery import template_library as library
 from cantata.server.auth import Editor, Viewer
 from cantata.server.bodies import SOURCE, TEMPLATE_BODY, document_text, rows_response
@@ -53,7 +54,7 @@ async def save(name: str, request: Request, service: ServiceDep, _: Editor) -> R
                 where=f"{SOURCE}: name",
             )
         with service.store() as store:
-            saved, new = library.save_template(store, found, now=service.now())
+            saved, new = lifecycle.save_template(store, service.model, found, now=service.now())
         return {**saved.as_json(), "new_version": new}, new
 
     body, new = await run_in_threadpool(work)
