@@ -143,6 +143,14 @@ def test_start_runs_the_published_version_with_variables_and_an_idempotency_key(
     assert other.id != first.id and node_runs(db, other.id)["t"].details == {"branch": "default"}
 
 
+def test_the_schedulers_keys_are_not_for_starts(db: Store) -> None:
+    publish(db, campaign_text([GOLD], []))
+    with pytest.raises(RunError, match="has the form of the scheduler's keys"):
+        Runner(db, MODEL).start("c", now=NOW, idempotency_key="c@2026-06-02T06:00:00Z")
+    assert db.scalar("SELECT count(*) FROM cantata_run") == 0
+    assert Runner(db, MODEL).start("c", now=NOW, idempotency_key="c@spring").status == "completed"
+
+
 def test_a_start_racing_another_with_the_same_key_gets_that_run(
     db: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

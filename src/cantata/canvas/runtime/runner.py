@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -98,6 +99,8 @@ Observer = Callable[[str, int, str], None]
 WaitHook = Callable[[int, str, datetime], None]
 
 RUN, SKIP, WAIT = "run", "skip", "wait"
+# The keys of scheduled occurrences (scheduler.occurrence_key), reserved for the scheduler.
+_SCHEDULER_KEY = re.compile(r"^.+@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 # What an activity left in the store: its node run and its transitions by (node, port).
 Recorded = tuple[NodeRun, dict[tuple[str, str], TransitionRecord]]
 
@@ -159,6 +162,12 @@ class Runner:
         version: int | None = None,
     ) -> tuple[Run, bool]:
         """`start`, also telling whether the run is new (false: the key's earlier run)."""
+        if idempotency_key is not None and _SCHEDULER_KEY.match(idempotency_key):
+            # Taking one would start the scheduler's occurrence early or keep it from starting.
+            raise RunError(
+                f"idempotency key {idempotency_key!r} has the form of the scheduler's keys "
+                "(CAMPAIGN@TIME): choose another"
+            )
         run, new = self._record(campaign, now, variables, idempotency_key, version)
         return (self._advance_all(run.id, now, new=True), True) if new else (run, False)
 
