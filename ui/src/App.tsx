@@ -7,8 +7,17 @@ import { CampaignEditor } from "./CampaignEditor";
 import { CampaignList } from "./CampaignList";
 import { storedToken, storeToken } from "./session";
 
+export function routeOf(hash: string): string {
+  const raw = hash.replace(/^#/, "");
+  try {
+    return decodeURIComponent(raw) || "/";
+  } catch {
+    return "/"; // a malformed address (#%E0) shows the campaigns, not a blank page
+  }
+}
+
 function currentRoute(): string {
-  return decodeURIComponent(window.location.hash.replace(/^#/, "")) || "/";
+  return routeOf(window.location.hash);
 }
 
 export function App() {
