@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from cantata.cli.tracking import app as tracking_cli
 from cantata.store.base import Store
-from cantata.tracking.app import PIXEL, tracking_app
+from cantata.tracking.app import PIXEL, redact_callback_keys, tracking_app
 from cantata.tracking.links import TrackingLinks
 from cantata.tracking.tokens import Kind, TokenSigner
 from cantata.workspace import init_workspace
@@ -488,3 +488,22 @@ def test_record_event_fills_history_from_the_ledger_and_the_run(store: Store) ->
     assert row == ("spring", 3, "welcome", "7", "c1", "b9", "email", "delivered", stamp)
     with pytest.raises(ValueError, match="unknown feedback event 'read'"):
         record_event(store, "m1", "read", at=NOW)
+
+
+def test_the_access_log_never_shows_a_callback_key(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging.config
+
+    import uvicorn.config
+
+    redact_callback_keys()
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # what uvicorn.run does next
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:5000",
+        "POST",
+        "/callbacks/twilio?key=s3cret-callback-key&x=1",
+        "1.1",
+        204,
+    )
+    logged = capsys.readouterr().out
+    assert "/callbacks/twilio?key=…&x=1" in logged and "s3cret" not in logged

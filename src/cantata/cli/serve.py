@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from cantata.cli.common import WorkspaceOption, reports_errors, serve_in_workers, workspace
 from cantata.errors import ConfigError
 from cantata.store import open_store
+from cantata.tracking.app import redact_callback_keys
 from cantata.workspace import Workspace
 
 log = logging.getLogger("cantata.serve")
@@ -74,6 +75,7 @@ def serve(
         app = api_app(ws.store, ws.model)
         if everything:
             with_everything(app, ws, idle)
+            redact_callback_keys()
         uvicorn.run(app, host=host, port=port)
 
 

@@ -16,7 +16,7 @@ from cantata.cli.common import (
     workspace,
 )
 from cantata.store import open_store
-from cantata.tracking.app import tracking_app
+from cantata.tracking.app import redact_callback_keys, tracking_app
 from cantata.tracking.settings import tracking_settings
 from cantata.workspace import Workspace
 
@@ -76,4 +76,5 @@ def serve(
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.
         the_app = tracking_app(ws.store, conf.secret, callback_secret=conf.callback_secret)
+        redact_callback_keys()
         uvicorn.run(the_app, host=bind_host, port=bind_port)

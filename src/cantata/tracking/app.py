@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -349,3 +351,23 @@ def tracking_app(
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
+
+
+_KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s]*")
+
+
+class CallbackKeyRedaction(logging.Filter):
+    """Blanks the callback secret a provider passes as `?key=` (when it cannot send a header)
+    out of the access log: a log is read by more people than the secret should be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _KEY_IN_QUERY.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def redact_callback_keys() -> None:
+    """Install the redaction on uvicorn's access log (the tracking app's server)."""
+    logging.getLogger("uvicorn.access").addFilter(CallbackKeyRedaction())
