@@ -248,3 +248,21 @@ def test_report_counts_queued_messages(api: Api) -> None:
     targeted = {t["from"]: t["rows"] for t in found["transitions"]}
     if "email_gold" in by_activity:
         assert by_activity["email_gold"]["targeted"] == targeted["segments.gold"]
+
+
+def test_a_name_with_nul_is_a_400_on_every_engine(api: Api) -> None:
+    # Found by fuzzing: PostgreSQL refused the parameter, a 500 on every route naming one.
+    for method, url in [
+        ("GET", "/campaigns/a%00b"),
+        ("GET", "/campaigns/a%00b/runs"),
+        ("GET", "/campaigns/a%00b/report"),
+        ("POST", "/campaigns/a%00b/pause"),
+        ("DELETE", "/tokens/a%00b"),
+        ("GET", "/templates/a%00b"),
+    ]:
+        response = api.call(method, url)
+        assert response.status_code == 400, (url, response.text)
+        assert response.json() == {
+            "error": "'a\\x00b' contains a NUL character (\\x00), which text cannot hold",
+            "where": None,
+        }
