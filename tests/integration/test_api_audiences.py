@@ -110,3 +110,36 @@ def test_save_list_and_versions(api: Api) -> None:
     missing = api.call("GET", "/audiences/golden", role="viewer")
     assert missing.status_code == 404
     assert missing.json()["error"].startswith("no saved audience 'golden' (did you mean 'gold'")
+
+
+def test_text_with_nul_is_a_clear_error_on_every_engine(api: Api) -> None:
+    # Found by fuzzing: PostgreSQL cut the rule's SQL at the NUL (a syntax error, a 500).
+    rule = {"entity": "hotel", "rule": "city = 'Ber\x00lin'"}
+    counted = api.call("POST", "/audiences/count", json=rule, role="viewer")
+    assert counted.status_code == 422, counted.text
+    assert counted.json()["problems"] == [
+        {"path": "value", "message": "'Ber\\x00lin' contains a NUL character (\\x00)"}
+    ]
+    contains = {"entity": "hotel", "rule": {"field": "city", "op": "contains", "value": "\x00"}}
+    assert api.call("POST", "/audiences/count", json=contains, role="viewer").status_code == 422
+    # a name with NUL: PostgreSQL refused the parameter (a 500); now a 400 on both engines
+    saved = api.call(
+        "PUT", "/audiences/a%00b", json={"entity": "customer", "rule": "tier = 'gold'"}
+    )
+    assert saved.status_code == 400
+    assert (
+        saved.json()["error"]
+        == "'a\\x00b' contains a NUL character (\\x00), which text cannot hold"
+    )
+    assert api.call("GET", "/audiences/a%00b", role="viewer").status_code == 400
+
+
+def test_times_past_year_9999_are_rule_errors(api: Api) -> None:
+    # Found by fuzzing: these overflowed Python's dates while building the SQL (a 500).
+    for rule in ("check_in > today() + 99999999d", "check_in > today() - 9999999999999999999d"):
+        found = api.call("POST", "/audiences/count", json={"entity": "booking", "rule": rule})
+        assert found.status_code == 422, found.text
+        assert "falls outside the years 1 to 9999" in found.json()["error"]
+    late = {"entity": "customer", "rule": "tier = 'gold'", "now": "9999-12-31T23:59:59-10:00"}
+    found = api.call("POST", "/audiences/count", json=late, role="viewer")
+    assert found.status_code == 422 and found.json()["where"] == "now"

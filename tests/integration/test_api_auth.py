@@ -100,3 +100,33 @@ def test_token_errors_name_the_problem(api: Api) -> None:
     assert missing.status_code == 404 and missing.json()["error"].startswith("no token 'nobody'")
     shape = api.call("POST", "/tokens", json={"name": "x"})
     assert shape.status_code == 422 and shape.json()["where"] == "body.role"
+
+
+def test_the_document_declares_the_error_answers(api: Api) -> None:
+    # Found by fuzzing: no route declared its 401/403/404/409, and the 422 it declared was
+    # FastAPI's shape, not the {"error", "where", "problems"} the API answers.
+    doc = api.ok("GET", "/openapi.json", role=None)
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def declared(path: str, method: str) -> dict[str, object]:
+        answers = doc["paths"][path][method]["responses"]
+        return {
+            code: answers[code]["content"]["application/json"]["schema"]
+            for code in answers
+            if code >= "400"
+        }
+
+    assert declared("/campaigns", "get") == dict.fromkeys(["400", "401", "403", "422"], error)
+    assert set(declared("/runs/{run_id}/pause", "post")) == {
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+    }
+    assert set(declared("/tokens/{name}", "delete")) == {"400", "401", "403", "404", "422"}
+    assert "responses" not in doc["paths"]["/health"]["get"] or set(
+        doc["paths"]["/health"]["get"]["responses"]
+    ) == {"200"}
+    assert set(doc["components"]["schemas"]["ErrorBody"]["required"]) == {"error", "where"}

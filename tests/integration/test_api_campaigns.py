@@ -248,3 +248,32 @@ def test_report_counts_queued_messages(api: Api) -> None:
     targeted = {t["from"]: t["rows"] for t in found["transitions"]}
     if "email_gold" in by_activity:
         assert by_activity["email_gold"]["targeted"] == targeted["segments.gold"]
+
+
+def test_a_name_with_nul_is_a_400_on_every_engine(api: Api) -> None:
+    # Found by fuzzing: PostgreSQL refused the parameter, a 500 on every route naming one.
+    for method, url in [
+        ("GET", "/campaigns/a%00b"),
+        ("GET", "/campaigns/a%00b/runs"),
+        ("GET", "/campaigns/a%00b/report"),
+        ("POST", "/campaigns/a%00b/pause"),
+        ("DELETE", "/tokens/a%00b"),
+        ("GET", "/templates/a%00b"),
+    ]:
+        response = api.call(method, url)
+        assert response.status_code == 400, (url, response.text)
+        assert response.json() == {
+            "error": "'a\\x00b' contains a NUL character (\\x00), which text cannot hold",
+            "where": None,
+        }
+
+
+def test_confirm_tells_an_unknown_run_from_one_with_nothing_to_confirm(api: Api) -> None:
+    # Found by fuzzing: both were a 400 saying nothing awaits confirmation.
+    missing = api.call("POST", "/runs/999/confirm", role="publisher")
+    assert missing.status_code == 404 and missing.json()["error"].startswith("no run 999")
+    api.ok("POST", "/campaigns/upcoming_stays/publish", content=STAYS.read_text(), role="publisher")
+    run_id = api.ok("POST", "/campaigns/upcoming_stays/runs", 201, role="publisher")["run"]["id"]
+    idle = api.call("POST", f"/runs/{run_id}/confirm", role="publisher")
+    assert idle.status_code == 409
+    assert idle.json()["error"] == f"run {run_id} has no channel activity awaiting confirmation"

@@ -47,3 +47,15 @@ def test_errors_name_the_line_and_the_nearest_names(api: Api) -> None:
     assert other.json()["error"] == "the body defines template 'checkin_premium', not 'long'"
     missing = api.call("GET", "/templates/checkin", role="viewer")
     assert missing.status_code == 404 and "no template 'checkin'" in missing.json()["error"]
+
+
+def test_odd_files_are_template_problems(api: Api) -> None:
+    # Found by fuzzing: a list as the channel was a TypeError (a 500), and broken YAML was
+    # reported as a problem "in the campaign".
+    listed = api.call("PUT", "/templates/t", content="name: t\nchannel: [email]\n", role="editor")
+    assert listed.status_code == 422, listed.text
+    assert listed.json()["problems"][0]["path"] == "channel"
+    broken = api.call("PUT", "/templates/t", content="name: [\n", role="editor")
+    assert broken.status_code == 422
+    assert broken.json()["error"].startswith("1 problem in the template:\n  body:2: (template): ")
+    assert "not valid YAML" in broken.json()["error"]

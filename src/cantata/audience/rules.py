@@ -451,12 +451,24 @@ def shift(moment: datetime, rel: Relative) -> datetime:
 
 def resolve_time(rel: Relative, ftype: FieldType, now: datetime) -> date | datetime:
     """A relative time as a concrete value: from *today* (UTC) for dates, from `now` else."""
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC).replace(tzinfo=None)
-    if ftype is FieldType.DATE:
-        today = datetime(now.year, now.month, now.day)
-        return shift(today, rel).date()
-    return shift(now, rel)
+    try:
+        if now.tzinfo is not None:
+            now = now.astimezone(UTC).replace(tzinfo=None)
+        if ftype is FieldType.DATE:
+            today = datetime(now.year, now.month, now.day)
+            return shift(today, rel).date()
+        return shift(now, rel)
+    except (OverflowError, ValueError):
+        # Python's dates end at year 9999: a duration past them is the rule's mistake.
+        raise RuleError(
+            [
+                (
+                    f"value.{rel.direction}",
+                    f"{rel.text} {rel.direction} of {now.isoformat()} falls outside the years "
+                    "1 to 9999",
+                )
+            ]
+        ) from None
 
 
 def literal(value: Scalar, ftype: FieldType) -> Scalar | date | datetime | Decimal:
@@ -627,6 +639,8 @@ def _check_op_value(
             )
         elif not isinstance(value, str):
             problems.append((vpath, f"{op} needs a string value"))
+        else:
+            _check_scalar(ftype, value, vpath, problems)
         return
     if ftype is FieldType.BOOLEAN and op not in ("eq", "ne", "in", "not_in"):
         problems.append(
@@ -674,6 +688,10 @@ def _check_scalar(
         FieldType.DATE: isinstance(value, str) and _is_date(value),
         FieldType.TIMESTAMP: isinstance(value, str) and _parse_timestamp(value) is not None,
     }[ftype]
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refused on every engine so rules mean the same.
+        problems.append((path, f"{value!r} contains a NUL character (\\x00)"))
+        return
     if not ok:
         shape = {
             FieldType.DATE: 'an ISO date like "2026-03-01" or {"ago": "30d"}',

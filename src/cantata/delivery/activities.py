@@ -17,7 +17,7 @@ from typing import Any
 from cantata.canvas.activities.channels import Channel
 from cantata.canvas.runtime import Runner
 from cantata.canvas.runtime.channels import PendingDelivery, pending_deliveries
-from cantata.canvas.runtime.runs import load_run
+from cantata.canvas.runtime.runs import RunError, load_run
 from cantata.canvas.runtime.worktable import Slice
 from cantata.canvas.timestamps import db_time
 from cantata.delivery.ledger import CLAIMED, PENDING, Target, queue
@@ -180,7 +180,8 @@ def confirm_waiting(
         if a.run == run and activity in (None, a.activity)
     ]
     if not waiting:
-        raise CantataError(f"run {run} has no channel activity awaiting confirmation")
+        load_run(store, run)  # no such run: a RunNotFound (404), not a state
+        raise RunError(f"run {run} has no channel activity awaiting confirmation")
     for name in waiting:
         confirm(store, runner, run, name, now)
     return waiting

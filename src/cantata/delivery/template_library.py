@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cantata.canvas.document import Document
-from cantata.canvas.problems import Problem, display_path
+from cantata.canvas.problems import CampaignError, Problem, display_path
 from cantata.delivery.personalize import check_template, sample_context
 from cantata.errors import CantataError, NotFoundError, did_you_mean
 from cantata.model import Model
@@ -106,7 +106,12 @@ def read_template(text: str, source: str, model: Model) -> TemplateFile:
     """A template file's content, checked: its keys, each part's syntax, what the sandbox
     refuses and the recipient's fields. What flows into a channel (`target`) and the
     campaign's variables are checked where a campaign uses the template."""
-    doc = Document(text, source)
+    try:
+        doc = Document(text, source)
+    except CampaignError as exc:  # the YAML itself: a template's problem here, not a campaign's
+        raise TemplateFileError(
+            [Problem(p.path or "(template)", p.message, p.line) for p in exc.problems], source
+        ) from None
     data = doc.data
     problems: list[Problem] = []
 
@@ -120,7 +125,7 @@ def read_template(text: str, source: str, model: Model) -> TemplateFile:
     name, channel = data.get("name"), data.get("channel")
     if not isinstance(name, str) or not _NAME.match(name):
         problem(("name",), "give the template a name: letters, digits, _ . - (at most 63)")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         problem(("channel",), f"channel is one of {', '.join(CHANNELS)}")
     description = data.get("description")
     if description is not None and not isinstance(description, str):

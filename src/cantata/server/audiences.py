@@ -16,10 +16,11 @@ from cantata.audience.text import rule_from_text
 from cantata.canvas.timestamps import db_time
 from cantata.server.auth import Editor, Viewer
 from cantata.server.bodies import moment
+from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import Service, ServiceDep
 from cantata.store.base import Store
 
-router = APIRouter(prefix="/audiences", tags=["audiences"])
+router = APIRouter(prefix="/audiences", tags=["audiences"], responses=AUTHENTICATED)
 
 
 class RuleRequest(BaseModel):
@@ -53,7 +54,7 @@ def count(body: RuleRequest, service: ServiceDep, _: Viewer) -> dict[str, Any]:
     return {"entity": body.entity, "count": n}
 
 
-@router.get("/{name}", summary="Every version of an audience")
+@router.get("/{name}", summary="Every version of an audience", responses=responses(404))
 def versions(
     name: str,
     service: ServiceDep,

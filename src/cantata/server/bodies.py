@@ -69,14 +69,22 @@ def parse_named(text: str, name: str) -> Campaign:
 
 
 def moment(text: str | None, now: datetime, where: str) -> datetime:
-    """An optional ISO-8601 time from the query (naive means UTC), else the clock's now."""
+    """An optional ISO-8601 time from the query (naive means UTC), else the clock's now; in
+    UTC, so every later step works in the range Python's dates cover."""
     if text is None:
         return now
     try:
         found = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(422, f"{text!r} is not an ISO-8601 time", where=where) from None
-    return found.replace(tzinfo=UTC) if found.tzinfo is None else found
+    if found.tzinfo is None:
+        return found.replace(tzinfo=UTC)
+    try:
+        return found.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(
+            422, f"{text!r} is outside the years 1 to 9999 in UTC", where=where
+        ) from None
 
 
 def rows_response(data: Any, status: int = 200) -> Response:

@@ -19,9 +19,10 @@ from cantata.canvas.schedule import next_fire_times
 from cantata.canvas.status import campaign_status, version_json
 from cantata.server.auth import Editor, Publisher, Viewer
 from cantata.server.bodies import CAMPAIGN_BODY, SOURCE, campaign_text, moment, parse_named
+from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=AUTHENTICATED)
 
 # The moves users make on a campaign (`complete` is the runner's).
 MOVES = ("pause", "resume", "stop", "close", "archive")
@@ -68,6 +69,7 @@ async def validate_campaign(request: Request, service: ServiceDep, _: Editor) ->
     "/test",
     status_code=201,
     summary="Test-run a campaign: counts on every transition, nothing saved or sent",
+    responses=responses(409),
     openapi_extra=CAMPAIGN_BODY,
 )
 async def test_campaign(
@@ -89,7 +91,11 @@ async def test_campaign(
     return await run_in_threadpool(work)
 
 
-@router.get("/{name}", summary="A campaign: state, versions, latest runs, next fire times")
+@router.get(
+    "/{name}",
+    summary="A campaign: state, versions, latest runs, next fire times",
+    responses=responses(404),
+)
 def get_campaign(name: str, service: ServiceDep, _: Viewer) -> dict[str, Any]:
     with service.store() as store:
         found = campaign_status(store, name, now=service.now())
@@ -97,7 +103,11 @@ def get_campaign(name: str, service: ServiceDep, _: Viewer) -> dict[str, Any]:
     return found
 
 
-@router.get("/{name}/versions/{number}", summary="One version with its definition")
+@router.get(
+    "/{name}/versions/{number}",
+    summary="One version with its definition",
+    responses=responses(404),
+)
 def get_version(name: str, number: int, service: ServiceDep, _: Viewer) -> dict[str, Any]:
     with service.store() as store:
         found = lifecycle.version(store, name, number)
@@ -107,6 +117,7 @@ def get_version(name: str, number: int, service: ServiceDep, _: Viewer) -> dict[
 @router.put(
     "/{name}/draft",
     summary="Save the campaign's draft version (validated first)",
+    responses=responses(404, 409),
     openapi_extra=CAMPAIGN_BODY,
 )
 async def save_draft(name: str, request: Request, service: ServiceDep, _: Editor) -> dict[str, Any]:
@@ -125,6 +136,7 @@ async def save_draft(name: str, request: Request, service: ServiceDep, _: Editor
 @router.post(
     "/{name}/publish",
     summary="Publish the body (or, with no body, the saved draft) as a new version",
+    responses=responses(404, 409),
     openapi_extra={
         "requestBody": {**CAMPAIGN_BODY["requestBody"], "required": False},
     },
@@ -166,10 +178,15 @@ for _move in MOVES:
         f"/{{name}}/{_move}",
         summary=f"{_move.capitalize()} the campaign (lifecycle move)",
         name=f"{_move}_campaign",
+        responses=responses(404, 409),
     )(_mover(_move))
 
 
-@router.get("/{name}/schedule-preview", summary="The next fire times of the campaign's schedule")
+@router.get(
+    "/{name}/schedule-preview",
+    summary="The next fire times of the campaign's schedule",
+    responses=responses(404, 409),
+)
 def schedule_preview(
     name: str,
     service: ServiceDep,
@@ -219,6 +236,7 @@ class StartRequest(BaseModel):
     "/{name}/runs",
     status_code=201,
     summary="Start a run of the live campaign (201), or find the run of the same Idempotency-Key (200)",
+    responses={200: {"description": "The run of the same Idempotency-Key"}, **responses(404, 409)},
 )
 def start_run(
     name: str,

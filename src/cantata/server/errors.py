@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cantata.audience.rules import RuleError
@@ -33,6 +34,40 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.where, self.headers = status, message, where, headers
+
+
+class Problem(BaseModel):
+    path: str
+    message: str
+    line: int | None = None
+    node: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the CLI's message, where it applies, and every problem found."""
+
+    error: str
+    where: str | None
+    problems: list[Problem] | None = None
+
+
+WHEN = {
+    400: "A request the library refuses",
+    401: "No live token",
+    403: "The token's role is too low",
+    404: "No such campaign, version, run, audience, template or token",
+    409: "The state does not allow the move",
+    422: "An invalid campaign, rule, template, variable or request",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route declares in the OpenAPI document."""
+    return {s: {"model": ErrorBody, "description": WHEN[s]} for s in statuses}
+
+
+# What every route behind a token may answer: the request's own errors, 401 and 403.
+AUTHENTICATED = responses(400, 401, 403, 422)
 
 
 def error_body(message: str, where: str | None, **extra: Any) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from cantata.delivery.report import campaign_report
 from cantata.server.auth import Viewer
+from cantata.server.errors import AUTHENTICATED
 from cantata.server.service import ServiceDep
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=AUTHENTICATED)
 
 
 @router.get(

@@ -12,12 +12,17 @@ from cantata.canvas.runtime.runs import load_run
 from cantata.delivery.activities import confirm_waiting
 from cantata.server.auth import Publisher, Viewer
 from cantata.server.bodies import rows_response
+from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], responses=AUTHENTICATED)
 
 
-@router.get("/{run_id}", summary="A run: status, activities (counts, timings, errors), transitions")
+@router.get(
+    "/{run_id}",
+    summary="A run: status, activities (counts, timings, errors), transitions",
+    responses=responses(404),
+)
 def get_run(run_id: int, service: ServiceDep, _: Viewer) -> dict[str, Any]:
     with service.runner() as runner:
         run = load_run(runner.store, run_id)
@@ -29,6 +34,7 @@ def get_run(run_id: int, service: ServiceDep, _: Viewer) -> dict[str, Any]:
 @router.get(
     "/{run_id}/transitions/{transition}/rows",
     summary="The first rows (by key) a transition carries: NODE or NODE.PORT",
+    responses=responses(404, 409),
 )
 def transition_rows(
     run_id: int,
@@ -49,25 +55,35 @@ def transition_rows(
     )
 
 
-@router.post("/{run_id}/pause", summary="Pause a run before its next activity")
+@router.post(
+    "/{run_id}/pause", summary="Pause a run before its next activity", responses=responses(404, 409)
+)
 def pause_run(run_id: int, service: ServiceDep, _: Publisher) -> dict[str, Any]:
     with service.runner() as runner:
         return run_json(runner.pause(run_id))
 
 
-@router.post("/{run_id}/resume", summary="Resume a paused, suspended or interrupted run")
+@router.post(
+    "/{run_id}/resume",
+    summary="Resume a paused, suspended or interrupted run",
+    responses=responses(404, 409),
+)
 def resume_run(run_id: int, service: ServiceDep, _: Publisher) -> dict[str, Any]:
     with service.runner() as runner:
         return run_graph_json(runner, runner.resume(run_id, now=service.now()))
 
 
-@router.post("/{run_id}/stop", summary="Stop a run for good")
+@router.post("/{run_id}/stop", summary="Stop a run for good", responses=responses(404, 409))
 def stop_run(run_id: int, service: ServiceDep, _: Publisher) -> dict[str, Any]:
     with service.runner() as runner:
         return run_json(runner.stop(run_id, now=service.now()))
 
 
-@router.post("/{run_id}/confirm", summary="Confirm a send that awaits confirmation")
+@router.post(
+    "/{run_id}/confirm",
+    summary="Confirm a send that awaits confirmation",
+    responses=responses(404, 409),
+)
 def confirm_send(
     run_id: int,
     service: ServiceDep,

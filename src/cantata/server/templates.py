@@ -13,10 +13,10 @@ from cantata.canvas import lifecycle
 from cantata.delivery import template_library as library
 from cantata.server.auth import Editor, Viewer
 from cantata.server.bodies import SOURCE, TEMPLATE_BODY, document_text, rows_response
-from cantata.server.errors import ApiError
+from cantata.server.errors import AUTHENTICATED, ApiError, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/templates", tags=["templates"])
+router = APIRouter(prefix="/templates", tags=["templates"], responses=AUTHENTICATED)
 
 
 @router.get("", summary="Library templates, current version of each")
@@ -25,7 +25,11 @@ def list_templates(service: ServiceDep, _: Viewer) -> list[dict[str, Any]]:
         return [t.as_json() for t in library.list_templates(store)]
 
 
-@router.get("/{name}", summary="A template's parts, current version or the one asked for")
+@router.get(
+    "/{name}",
+    summary="A template's parts, current version or the one asked for",
+    responses=responses(404),
+)
 def show(
     name: str,
     service: ServiceDep,

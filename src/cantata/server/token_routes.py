@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cantata.server.auth import Admin
+from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 from cantata.server.tokens import create_token, list_tokens, revoke_token
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], responses=AUTHENTICATED)
 
 
 class TokenRequest(BaseModel):
@@ -32,7 +33,7 @@ def create(body: TokenRequest, service: ServiceDep, _: Admin) -> dict[str, Any]:
     return {**token.as_json(), "token": text}
 
 
-@router.delete("/{name}", summary="Revoke a token")
+@router.delete("/{name}", summary="Revoke a token", responses=responses(404))
 def revoke(name: str, service: ServiceDep, _: Admin) -> dict[str, Any]:
     with service.store() as store:
         return revoke_token(store, name, now=service.now()).as_json()

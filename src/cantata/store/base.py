@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
+from cantata.errors import StoreError
 from cantata.model import FieldType
 
 Dialect = Literal["duckdb", "postgres"]
@@ -20,6 +21,18 @@ Dialect = Literal["duckdb", "postgres"]
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def checked_params(params: Sequence[Any] | None) -> list[Any] | None:
+    """The parameters, refused when a text one holds NUL: PostgreSQL cannot store it, and
+    DuckDB refuses it too so a name or value means the same on every engine."""
+    if params is None:
+        return None
+    found = list(params)
+    for value in found:
+        if isinstance(value, str) and "\x00" in value:
+            raise StoreError(f"{value!r} contains a NUL character (\\x00), which text cannot hold")
+    return found
 
 
 class Store(ABC):

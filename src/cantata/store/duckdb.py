@@ -13,7 +13,7 @@ import duckdb
 
 from cantata.errors import StoreError
 from cantata.model import FieldType
-from cantata.store.base import Store, quote_ident
+from cantata.store.base import Store, checked_params, quote_ident
 
 TYPES = {
     FieldType.STRING: "VARCHAR",
@@ -55,7 +55,7 @@ class DuckDBStore(Store):
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
         with self._lock:
-            cur = self.con.execute(_to_qmark(sql), list(params) if params else None)
+            cur = self.con.execute(_to_qmark(sql), checked_params(params) or None)
             try:
                 row = cur.fetchone()
             except duckdb.InvalidInputException:
@@ -65,14 +65,14 @@ class DuckDBStore(Store):
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self.con.execute(_to_qmark(sql), list(params) if params else None).fetchall()
+            return self.con.execute(_to_qmark(sql), checked_params(params) or None).fetchall()
 
     def iter_rows(
         self, sql: str, params: Sequence[Any] | None = None, batch: int = 10_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         with self._lock:
             cur = self.con.cursor()
-        cur.execute(_to_qmark(sql), list(params) if params else None)
+        cur.execute(_to_qmark(sql), checked_params(params) or None)
         while rows := cur.fetchmany(batch):
             yield rows
 

@@ -12,7 +12,7 @@ import psycopg
 
 from cantata.errors import StoreError
 from cantata.model import FieldType
-from cantata.store.base import Store, quote_ident
+from cantata.store.base import Store, checked_params, quote_ident
 
 TYPES = {
     FieldType.STRING: "text",
@@ -45,12 +45,12 @@ class PostgresStore(Store):
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
         with self._lock:
-            cur = self.conn.execute(sql.encode(), params)
+            cur = self.conn.execute(sql.encode(), checked_params(params))
             return cur.rowcount
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self.conn.execute(sql.encode(), params).fetchall()
+            return self.conn.execute(sql.encode(), checked_params(params)).fetchall()
 
     def iter_rows(
         self, sql: str, params: Sequence[Any] | None = None, batch: int = 10_000
@@ -61,7 +61,7 @@ class PostgresStore(Store):
                 conn.execute(f"SET search_path TO {quote_ident(self.schema)}")
             conn.execute("SET TIME ZONE 'UTC'")
             with conn.cursor(name="cantata_stream") as cur:
-                cur.execute(sql.encode(), params)
+                cur.execute(sql.encode(), checked_params(params))
                 while rows := cur.fetchmany(batch):
                     yield rows
 
