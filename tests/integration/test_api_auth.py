@@ -130,3 +130,11 @@ def test_the_document_declares_the_error_answers(api: Api) -> None:
         doc["paths"]["/health"]["get"]["responses"]
     ) == {"200"}
     assert set(doc["components"]["schemas"]["ErrorBody"]["required"]) == {"error", "where"}
+
+
+def test_a_body_beyond_the_limit_is_refused_before_anything_reads_it(api: Api) -> None:
+    huge = b'{"entity": "customer", "rule": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    headers = {"Content-Type": "application/json"}
+    for role in (None, "viewer"):
+        refused = api.call("POST", "/audiences/count", content=huge, headers=headers, role=role)
+        assert (refused.status_code, refused.text) == (413, "Content Too Large")

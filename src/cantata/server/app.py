@@ -31,6 +31,9 @@ from cantata.store.access import StoreAccess
 from cantata.store.base import Store
 
 
+MAX_BODY = 5 * 1024 * 1024
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -43,6 +46,9 @@ def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = ut
         version=__version__,
         description="Campaigns, runs and audiences over HTTP. Authenticate with "
         "`Authorization: Bearer TOKEN` (`cantata token create NAME --role ROLE`).",
+        # Bodies are read before a route's token check: a bound keeps anyone's from
+        # exhausting memory. Campaigns, templates and rules are far smaller.
+        max_body_size=MAX_BODY,
     )
     app.state.service = Service(StoreAccess(store), model, now)
     errors.install(app)
