@@ -30,7 +30,6 @@ from cantata.server.service import Clock, Service
 from cantata.store.access import StoreAccess
 from cantata.store.base import Store
 
-
 MAX_BODY = 5 * 1024 * 1024
 
 
