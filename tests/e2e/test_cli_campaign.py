@@ -181,3 +181,28 @@ def test_pause_resume_stop_close_archive(ws: str, tmp_path: Path) -> None:
     assert "closed" in run("campaign", "close", "later", "-w", ws)
     assert "only a live campaign" in fails("campaign", "start", "later", "-w", ws)
     assert "archived" in run("campaign", "archive", "later", "-w", ws)
+
+
+def test_purge_drops_old_runs_worktables_after_the_retention(ws: str) -> None:
+    run("campaign", "publish", STAYS, "--now", NOW, "-w", ws)
+    started = json.loads(
+        run("campaign", "start", "upcoming_stays", "--now", NOW, "-w", ws, "--json")
+    )
+    # The run waits for its channels' delivery: not finished, so nothing to purge yet.
+    assert "purged the worktables of 0 run(s)" in run(
+        "campaign", "purge", "--now", "2026-07-01T00:00:00Z", "-w", ws
+    )
+    test_run = json.loads(run("campaign", "test", STAYS, "--now", NOW, "-w", ws, "--json"))
+    with (Path(ws) / "cantata.toml").open("a") as config:
+        config.write("\n[scheduler]\nretention_days = 30\n")
+    assert "purged the worktables of 0 run(s)" in run(
+        "campaign", "purge", "--now", "2026-06-20T00:00:00Z", "-w", ws
+    )
+    done = run(
+        "campaign", "purge", "--retention-days", "7", "--now", "2026-06-20T00:00:00Z", "-w", ws
+    )
+    assert f"purged the worktables of 1 run(s): {test_run['run']['id']}" in done
+    assert started["run"]["id"] != test_run["run"]["id"]
+    assert "were purged" in fails(
+        "campaign", "rows", str(test_run["run"]["id"]), "segments.gold", "-w", ws
+    )

@@ -27,7 +27,7 @@ from cantata.canvas.runtime import runner as runner_module
 from cantata.canvas.runtime.dialect import try_lock_run, unlock_run
 from cantata.canvas.runtime.runner import EXECUTORS
 from cantata.canvas.runtime.runs import Run, find_run
-from cantata.canvas.runtime.worktable import existing_worktables
+from cantata.canvas.runtime.worktable import Retention, existing_worktables
 from cantata.model import Model, parse_model
 from cantata.store import Store
 from cantata.workspace import starter_model
@@ -678,6 +678,18 @@ def test_purge_drops_old_worktables_and_keeps_the_counts(db: Store) -> None:
     with pytest.raises(RunError, match="purged"):
         runner.transition_rows(old.id, "d")
     assert purge_worktables(db, NOW + timedelta(days=8), retention=timedelta(days=7)) == []
+
+
+def test_retention_purges_at_most_once_an_hour(db: Store) -> None:
+    publish(db, campaign_text([GOLD, node("d", "dedupe", by=["email"])], ["gold -> d"]))
+    runner = Runner(db, MODEL)
+    first = runner.start("c", now=NOW)
+    retention = Retention(keep=timedelta(days=1), every=timedelta(hours=1))
+    day2 = NOW + timedelta(days=2)
+    assert retention(db, day2) == [first.id]
+    second = runner.start("c", now=NOW + timedelta(minutes=1))  # finished long enough ago too
+    assert retention(db, day2 + timedelta(minutes=59)) == []  # purged less than an hour ago
+    assert retention(db, day2 + timedelta(hours=1)) == [second.id]
 
 
 # --- one process per run -------------------------------------------------------------------------

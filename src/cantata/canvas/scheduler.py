@@ -595,6 +595,7 @@ def run_scheduler(
     batch: int = 100,
     on_fired: Callable[[Fired], None] | None = None,
     after_fire: Callable[[datetime], None] | None = None,
+    each_turn: Callable[[datetime], object] | None = None,
 ) -> int:
     """Fire due timers until `stop()`; return how many fired. Each turn renews the lease
     (`ttl` seconds, default 3 × `interval`, at least 60) and, while holding it, fires what is
@@ -602,6 +603,7 @@ def run_scheduler(
     After a turn that fired something (committed), `after_fire(now)` runs — where a runner
     executes the runs it recorded; keep `ttl` above its longest call, or a standby takes
     the lease meanwhile (harmless to correctness: claims still fire each timer once).
+    `each_turn(now)` runs every turn the lease is held: housekeeping such as purging.
     A clean stop releases the lease; a crash leaves it to expire, then a standby takes over.
     """
     if interval <= 0 or batch < 1:
@@ -621,6 +623,8 @@ def run_scheduler(
                     on_fired(fired)
             if after_fire is not None and any(f.outcome == "fired" for f in handled):
                 after_fire(now)
+            if each_turn is not None:
+                each_turn(now)
             if len(handled) == batch:
                 continue  # more may be due: no sleep
             upcoming = next_due(store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +17,10 @@ from rich.tree import Tree
 
 from cantata.canvas import lifecycle
 from cantata.canvas.definition import Campaign, load_campaign, variables_from_args
-from cantata.canvas.runtime import Run, Runner, node_runs, runs_of, transitions
+from cantata.canvas.runtime import Run, Runner, node_runs, purge_worktables, runs_of, transitions
 from cantata.canvas.runtime.json_forms import run_graph_json, run_json, run_log_json
 from cantata.canvas.runtime.runs import load_run
+from cantata.canvas.runtime.scheduled import retention_of
 from cantata.canvas.schedule import local_time_of, next_fire_times
 from cantata.canvas.status import campaign_status
 from cantata.canvas.validate import Canvas
@@ -97,6 +98,31 @@ def validate_command(
         f"[green]✓[/] {escape(campaign.name)}: {len(canvas.activities)} activities, "
         f"{len(canvas.transitions)} transitions, valid"
     )
+
+
+@app.command("purge")
+@reports_errors
+def purge(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            help="Keep the worktables of runs finished fewer days ago (default: [scheduler] "
+            "retention_days, else 7).",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
+    now: NowOption = None,
+    ws_path: WorkspaceOption = None,
+) -> None:
+    """Drop the worktables of runs finished longer ago than the retention (the scheduler
+    does it every hour); their statuses, counts and logs stay."""
+    with workspace(ws_path) as ws:
+        keep = retention_of(ws).keep if days is None else timedelta(days=days)
+        purged = purge_worktables(ws.store, _now(now), keep)
+    runs = ", ".join(str(r) for r in purged)
+    console.print(f"purged the worktables of {len(purged)} run(s){': ' + runs if runs else ''}")
 
 
 @app.command("save")

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cantata.canvas.runtime.scheduled import retention_of
 from cantata.canvas.scheduler import (
     LEASE,
     Fired,
@@ -147,6 +148,7 @@ def scheduler(
         size = _setting(ws, "batch", batch, 100, int)
         the_runner = load_runner(_setting(ws, "runner", runner, DEFAULT_RUNNER, str), ws)
         advance: Callable[[datetime], None] | None = getattr(the_runner, "advance", None)
+        retention = retention_of(ws)
         store = ws.store
         if once:
             at = _parse_now(now) if now else datetime.now(UTC)
@@ -161,6 +163,7 @@ def scheduler(
                     console.print(describe(fired), highlight=False)
                 if advance is not None and any(f.outcome == "fired" for f in handled):
                     advance(at)
+                retention(store, at)
             finally:
                 release_lease(store, LEASE, me)
             console.print(f"{sum(f.outcome == 'fired' for f in handled)} fired", highlight=False)
@@ -182,5 +185,6 @@ def scheduler(
             batch=size,
             on_fired=lambda f: console.print(describe(f), highlight=False),
             after_fire=advance,
+            each_turn=lambda at: retention(store, at),
         )
         err_console.print(f"scheduler {me}: stopped after firing {count}")

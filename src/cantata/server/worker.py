@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cantata.canvas.runtime import ScheduledRuns, scheduler_runner
+from cantata.canvas.runtime.scheduled import retention_of
+from cantata.canvas.runtime.worktable import Retention
 from cantata.canvas.scheduler import LEASE, Fired, acquire_lease, fire_due, release_lease
 from cantata.delivery.dispatcher import Stats
 from cantata.delivery.engine import DeliveryEngine
@@ -31,6 +33,7 @@ async def work(
 ) -> Stats:
     """Rounds of work until `stop` is set (or one round, `once`); the last round's figures."""
     scheduled = scheduler_runner(ws)
+    retention = retention_of(ws)
     engine = DeliveryEngine(
         ws.store,
         ws.model,
@@ -44,7 +47,7 @@ async def work(
         while True:
             if schedule:
                 # Runs execute activities: off the event loop, which may be serving requests.
-                await asyncio.to_thread(_fire_due, ws, scheduled, me, on_fired)
+                await asyncio.to_thread(_fire_due, ws, scheduled, me, on_fired, retention)
             stats = await engine.round()
             if once or stop.is_set():
                 return stats
@@ -57,12 +60,18 @@ async def work(
 
 
 def _fire_due(
-    ws: Workspace, scheduled: ScheduledRuns, owner: str, on_fired: OnFired | None
+    ws: Workspace,
+    scheduled: ScheduledRuns,
+    owner: str,
+    on_fired: OnFired | None,
+    retention: Retention,
 ) -> None:
-    """One scheduler turn: fire what is due under the lease, then execute the runs."""
+    """One scheduler turn: fire what is due under the lease, execute the runs, and purge old
+    runs' worktables when it is time."""
     now = datetime.now(UTC)
     if acquire_lease(ws.store, LEASE, owner, now, 60.0):
         for fired in fire_due(ws.store, now, owner, scheduled):
             if on_fired is not None:
                 on_fired(fired)
         scheduled.advance(now)
+        retention(ws.store, now)

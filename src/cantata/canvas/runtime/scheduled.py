@@ -11,11 +11,13 @@ timer is set through the runner's `on_wait` hook, so every wait a run reaches ha
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cantata.canvas.runtime.runner import Runner
 from cantata.canvas.runtime.runs import FINISHED, RunError, load_run
+from cantata.canvas.runtime.worktable import Retention
 from cantata.canvas.scheduler import add_wait
+from cantata.errors import ConfigError
 from cantata.model import Model
 from cantata.store.base import Store
 from cantata.workspace import Workspace
@@ -58,6 +60,17 @@ class ScheduledRuns:
     def _set_timer(self, run_id: int, node: str, wake_at: datetime) -> None:
         run = load_run(self.store, run_id)
         add_wait(self.store, str(run_id), node, wake_at, campaign=run.campaign, version=run.version)
+
+
+def retention_of(ws: Workspace) -> Retention:
+    """`[scheduler] retention_days` (default 7): how long finished runs keep their worktables."""
+    days = ws.settings.raw.get("scheduler", {}).get("retention_days", 7)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ConfigError(
+            "[scheduler] retention_days must be a whole number of days, 0 or more",
+            where="cantata.toml",
+        )
+    return Retention(timedelta(days=days))
 
 
 def scheduler_runner(ws: Workspace) -> ScheduledRuns:

@@ -102,6 +102,21 @@ def purge_worktables(
     return runs
 
 
+class Retention:
+    """When to purge: the scheduler lease's holder calls it every turn; it purges the runs
+    finished more than `keep` ago, at most once every `every`."""
+
+    def __init__(self, keep: timedelta = timedelta(days=7), every: timedelta = timedelta(hours=1)):
+        self.keep, self.every = keep, every
+        self._last: datetime | None = None
+
+    def __call__(self, store: Store, now: datetime) -> list[int]:
+        if self._last is not None and now - self._last < self.every:
+            return []
+        self._last = now
+        return purge_worktables(store, now, self.keep)
+
+
 def _run_of(name: str) -> int | None:
     m = _RUN_OF.match(name)
     return int(m.group(1)) if m else None
