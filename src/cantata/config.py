@@ -18,6 +18,7 @@ KNOWN_SECTIONS = {
     "rules",
     "delivery",
     "scheduler",
+    "alerts",
     "api",
     "ingest",
 }

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from cantata.canvas import lifecycle
+from cantata.canvas.alert_notices import alert_notifier
 from cantata.canvas.definition import Campaign, load_campaign, variables_from_args
 from cantata.canvas.runtime import Run, Runner, node_runs, purge_worktables, runs_of, transitions
 from cantata.canvas.runtime.json_forms import run_graph_json, run_json, run_log_json
@@ -68,7 +69,7 @@ def _variables(campaign: Campaign, given: list[str] | None) -> dict[str, Any]:
 
 def _runner(ws: Workspace) -> Runner:
     ws.apply_model()
-    return Runner(ws.store, ws.model)
+    return Runner(ws.store, ws.model, on_alert=alert_notifier(ws.settings.raw))
 
 
 # --- definitions --------------------------------------------------------------------------

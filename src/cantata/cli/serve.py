@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from fastapi import FastAPI
 
+from cantata.canvas.alert_notices import alert_notifier
 from cantata.cli.common import WorkspaceOption, reports_errors, serve_in_workers, workspace
 from cantata.errors import ConfigError
 from cantata.store import open_store
@@ -32,7 +33,9 @@ def workspace_api() -> FastAPI:
 
     ws = Workspace.open()  # $CANTATA_WORKSPACE, set by serve_in_workers
     url, root = ws.settings.store_url, ws.root
-    return api_app(lambda: open_store(url, base=root), ws.model)
+    return api_app(
+        lambda: open_store(url, base=root), ws.model, on_alert=alert_notifier(ws.settings.raw)
+    )
 
 
 @reports_errors
@@ -72,7 +75,7 @@ def serve(
             )
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.
-        app = api_app(ws.store, ws.model)
+        app = api_app(ws.store, ws.model, on_alert=alert_notifier(ws.settings.raw))
         if everything:
             with_everything(app, ws, idle)
             redact_callback_keys()

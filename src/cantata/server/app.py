@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from cantata import __version__
+from cantata.canvas.runtime.flow import AlertRaised
 from cantata.model import Model
 from cantata.server import (
     audiences,
@@ -37,9 +38,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = utc_now) -> FastAPI:
+def api_app(
+    store: Store | Callable[[], Store],
+    model: Model,
+    *,
+    now: Clock = utc_now,
+    on_alert: Callable[[AlertRaised], None] | None = None,
+) -> FastAPI:
     """The API over a store (or a factory opening one per process) and a model whose tables
-    exist (`apply_model` ran); `now` is the clock every route reads."""
+    exist (`apply_model` ran); `now` is the clock every route reads; `on_alert` notifies the
+    alerts of the runs it advances."""
     app = FastAPI(
         title="cantata",
         version=__version__,
@@ -49,7 +57,7 @@ def api_app(store: Store | Callable[[], Store], model: Model, *, now: Clock = ut
         # exhausting memory. Campaigns, templates and rules are far smaller.
         max_body_size=MAX_BODY,
     )
-    app.state.service = Service(StoreAccess(store), model, now)
+    app.state.service = Service(StoreAccess(store), model, now, on_alert)
     errors.install(app)
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from cantata.canvas.runtime import Runner
+from cantata.canvas.runtime.flow import AlertRaised
 from cantata.model import Model
 from cantata.store.access import StoreAccess
 from cantata.store.base import Store
@@ -23,6 +24,7 @@ class Service:
     access: StoreAccess
     model: Model
     now: Clock  # aware UTC; tests pass a fixed or moving clock
+    on_alert: Callable[[AlertRaised], None] | None = None  # what alert activities notify
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -32,7 +34,7 @@ class Service:
     @contextmanager
     def runner(self) -> Iterator[Runner]:
         with self.store() as store:
-            yield Runner(store, self.model)
+            yield Runner(store, self.model, on_alert=self.on_alert)
 
 
 def service(request: Request) -> Service:

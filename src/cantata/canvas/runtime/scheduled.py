@@ -10,9 +10,12 @@ timer is set through the runner's `on_wait` hook, so every wait a run reaches ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
+from cantata.canvas.alert_notices import alert_notifier
+from cantata.canvas.runtime.flow import AlertRaised
 from cantata.canvas.runtime.runner import Runner
 from cantata.canvas.runtime.runs import FINISHED, RunError, load_run
 from cantata.canvas.runtime.worktable import Retention
@@ -24,9 +27,11 @@ from cantata.workspace import Workspace
 
 
 class ScheduledRuns:
-    def __init__(self, store: Store, model: Model) -> None:
+    def __init__(
+        self, store: Store, model: Model, on_alert: Callable[[AlertRaised], None] | None = None
+    ) -> None:
         self.store = store
-        self.runner = Runner(store, model, on_wait=self._set_timer)
+        self.runner = Runner(store, model, on_wait=self._set_timer, on_alert=on_alert)
         self._started: list[int] = []
         self._woken: list[tuple[int, str]] = []
 
@@ -75,4 +80,4 @@ def retention_of(ws: Workspace) -> Retention:
 
 def scheduler_runner(ws: Workspace) -> ScheduledRuns:
     ws.apply_model()
-    return ScheduledRuns(ws.store, ws.model)
+    return ScheduledRuns(ws.store, ws.model, alert_notifier(ws.settings.raw))
