@@ -214,7 +214,8 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
               setProblems([]);
               const run = await api.test(text, testVariables(variables));
               setCounts(countsFromTransitions(run.transitions));
-              return `test run ${run.run.id} ${run.run.status}: counts on ${run.transitions.length} transitions`;
+              const vars = Object.entries(run.run.variables ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+              return `test run ${run.run.id} ${run.run.status}: counts on ${run.transitions.length} transitions${vars.length ? ` (${vars.join(", ")})` : ""}`;
             })
           }
         >
