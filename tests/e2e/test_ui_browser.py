@@ -73,8 +73,15 @@ def test_the_canvas_in_chromium_against_a_real_server(ui_ready: None, tmp_path: 
         run("ingest", entity, str(data / f"{entity}.csv"), "-w", str(ws))
     token = json.loads(run("token", "create", "ui", "--role", "publisher", "-w", str(ws), "--json"))
     port = free_port()
+    # --all: the dispatcher queues a started run's messages, so the report has rows to show
+    # (no channel is configured: nothing is sent; the generated customers have no consent).
+    with (ws / "cantata.toml").open("a") as config:
+        config.write(
+            f'\n[tracking]\nbase_url = "http://127.0.0.1:{port}"\n'
+            'secret = "a-long-enough-secret-for-the-ui-test"\n'
+        )
     server = subprocess.Popen(
-        [CANTATA, "serve", "--port", str(port), "-w", str(ws)],
+        [CANTATA, "serve", "--all", "--idle", "0.2", "--port", str(port), "-w", str(ws)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -101,7 +108,7 @@ def test_the_canvas_in_chromium_against_a_real_server(ui_ready: None, tmp_path: 
             },
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "2 passed" in done.stdout, done.stdout
+        assert "4 passed" in done.stdout, done.stdout
     finally:
         server.terminate()
         server.communicate(timeout=60)

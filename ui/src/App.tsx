@@ -1,20 +1,17 @@
-// The shell: the token field, and hash routes (#/ the campaigns, #/campaigns/NAME one canvas)
-// so the app works from any static folder without server-side routing.
+// The shell: the token field, the navigation, and hash routes (routes.ts) so the app works
+// from any static folder without server-side routing.
 import { useEffect, useMemo, useState } from "react";
 
 import { ApiClient } from "./apiClient";
+import { AudiencesPage } from "./AudiencesPage";
 import { CampaignEditor } from "./CampaignEditor";
 import { CampaignList } from "./CampaignList";
+import { ReportPage } from "./ReportPage";
+import { pageOf, routeOf } from "./routes";
+import { RunsPage } from "./RunsPage";
 import { storedToken, storeToken } from "./session";
 
-export function routeOf(hash: string): string {
-  const raw = hash.replace(/^#/, "");
-  try {
-    return decodeURIComponent(raw) || "/";
-  } catch {
-    return "/"; // a malformed address (#%E0) shows the campaigns, not a blank page
-  }
-}
+export { routeOf };
 
 function currentRoute(): string {
   return routeOf(window.location.hash);
@@ -29,7 +26,8 @@ export function App() {
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
   const api = useMemo(() => new ApiClient(token), [token]);
-  const match = /^\/campaigns\/([^/?]+)(\?new)?$/.exec(route);
+  const page = pageOf(route);
+  const section = page.page === "audiences" ? "audiences" : "campaigns";
 
   return (
     <div className="app">
@@ -37,6 +35,14 @@ export function App() {
         <a href="#/" className="brand">
           cantata
         </a>
+        <nav className="main-nav" aria-label="Main">
+          <a href="#/" aria-current={section === "campaigns" ? "page" : undefined}>
+            Campaigns
+          </a>
+          <a href="#/audiences" aria-current={section === "audiences" ? "page" : undefined}>
+            Audiences
+          </a>
+        </nav>
         <label className="token">
           API token
           <input
@@ -51,11 +57,11 @@ export function App() {
           />
         </label>
       </header>
-      {match ? (
-        <CampaignEditor key={match[1]} api={api} name={match[1]!} isNew={Boolean(match[2])} />
-      ) : (
-        <CampaignList api={api} />
-      )}
+      {page.page === "canvas" && <CampaignEditor key={page.name} api={api} name={page.name} isNew={page.isNew} />}
+      {page.page === "runs" && <RunsPage key={page.name} api={api} name={page.name} run={page.run} />}
+      {page.page === "report" && <ReportPage key={page.name} api={api} name={page.name} />}
+      {page.page === "audiences" && <AudiencesPage api={api} />}
+      {page.page === "campaigns" && <CampaignList api={api} />}
     </div>
   );
 }

@@ -16,6 +16,8 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { ACTIVITY_KINDS, ACTIVITY_TYPES } from "./activities";
 import { type ApiClient, ApiError } from "./apiClient";
 import { ActivityNodeView } from "./ActivityNodeView";
+import { declaredVariables, testVariables } from "./campaignVariables";
+import { CampaignTabs } from "./CampaignTabs";
 import {
   addNode,
   type CampaignDocument,
@@ -62,6 +64,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   const [selected, setSelected] = useState<string | null>(null);
   const [nodes, setNodes] = useState<ActivityNode[]>([]);
   const [flow, setFlow] = useState<ReactFlowInstance<ActivityNode> | null>(null);
+  const [variables, setVariables] = useState<Record<string, string>>({});
 
   // A canvas edit rewrites the text; a text edit (below) re-reads the document.
   const applyDoc = useCallback((next: CampaignDocument) => {
@@ -176,6 +179,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   };
 
   const blocked = busy || !doc || textError !== null;
+  const declared = declaredVariables(doc);
   const selectedNode = doc?.nodes.find((n) => n.id === selected) ?? null;
 
   if (loadError) return <main className="editor"><p className="error" role="alert">{loadError}</p></main>;
@@ -185,6 +189,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
     <main className="editor">
       <div className="toolbar">
         <h1>{doc.name || name}</h1>
+        {!isNew && <CampaignTabs name={name} current="canvas" />}
         <span className="info">{info}</span>
         <div className="tabs" role="tablist">
           <button role="tab" aria-selected={view === "canvas"} onClick={() => setView("canvas")}>Canvas</button>
@@ -207,9 +212,10 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
           onClick={() =>
             call("Test", async () => {
               setProblems([]);
-              const run = await api.test(text);
+              const run = await api.test(text, testVariables(variables));
               setCounts(countsFromTransitions(run.transitions));
-              return `test run ${run.run.id} ${run.run.status}: counts on ${run.transitions.length} transitions`;
+              const vars = Object.entries(run.run.variables ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+              return `test run ${run.run.id} ${run.run.status}: counts on ${run.transitions.length} transitions${vars.length ? ` (${vars.join(", ")})` : ""}`;
             })
           }
         >
@@ -242,6 +248,22 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
           Publish
         </button>
       </div>
+      {declared.length > 0 && (
+        <div className="variables" aria-label="Test variables">
+          <span>Test with</span>
+          {declared.map((v) => (
+            <label key={v.name} title={v.description}>
+              {v.name} <small>({v.type})</small>
+              <input
+                aria-label={`Variable ${v.name}`}
+                placeholder={v.default === null ? "required" : String(v.default)}
+                value={variables[v.name] ?? ""}
+                onChange={(e) => setVariables({ ...variables, [v.name]: e.target.value })}
+              />
+            </label>
+          ))}
+        </div>
+      )}
       {verdict && (
         <p className={verdict.kind === "ok" ? "verdict ok" : "verdict error"} role="status">
           {verdict.text}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 
 import { type ApiClient, ApiError, type CampaignSummary } from "./apiClient";
+import { hrefOf } from "./routes";
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -33,6 +34,7 @@ export function CampaignList({ api }: { api: ApiClient }) {
               <th>state</th>
               <th>published</th>
               <th>draft</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
@@ -44,11 +46,15 @@ export function CampaignList({ api }: { api: ApiClient }) {
                 <td>{c.state}</td>
                 <td>{c.published_version ?? "—"}</td>
                 <td>{c.draft_version ?? "—"}</td>
+                <td className="row-links">
+                  <a href={hrefOf({ page: "runs", name: c.name, run: null })}>runs</a>{" "}
+                  <a href={hrefOf({ page: "report", name: c.name })}>report</a>
+                </td>
               </tr>
             ))}
             {campaigns.length === 0 && (
               <tr>
-                <td colSpan={4}>No campaigns yet.</td>
+                <td colSpan={5}>No campaigns yet.</td>
               </tr>
             )}
           </tbody>

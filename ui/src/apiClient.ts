@@ -38,11 +38,101 @@ export interface Transition {
   activated: boolean;
 }
 
+export interface RunRecord {
+  id: number;
+  campaign: string;
+  version: number | null;
+  status: string;
+  test_mode: boolean;
+  as_of: string;
+  variables: Record<string, unknown>;
+  idempotency_key: string | null;
+  errors: number;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+/** A run graph: the answer to a test run, a start, and a resume. */
 export interface TestRun {
-  run: { id: number; status: string; as_of: string };
+  run: RunRecord;
   activities: Record<string, string | null>;
   transitions: Transition[];
 }
+
+export interface ActivityRun {
+  node: string;
+  status: string;
+  attempt: number;
+  as_of: string;
+  wake_at: string | null;
+  counts: Record<string, number>;
+  details: Record<string, unknown>;
+  error: string | null;
+  elapsed_ms: number | null;
+  statements: { sql: string; ms: number }[];
+}
+
+/** GET /runs/{id}: the run, its activities' log and its transitions. */
+export interface RunDetail {
+  run: RunRecord;
+  activities: ActivityRun[];
+  transitions: Transition[];
+}
+
+export interface TransitionRows {
+  run: number;
+  transition: string;
+  columns: string[];
+  rows: Record<string, unknown>[];
+}
+
+export interface SavedAudience {
+  name: string;
+  version: number;
+  entity: string;
+  size: number;
+  mode: string;
+  source: Record<string, unknown>;
+  created_at: string;
+}
+
+export type RuleInput = string | Record<string, unknown>;
+
+export interface ActivityReport {
+  run: number;
+  activity: string;
+  channel: string;
+  targeted: number;
+  excluded: Record<string, number>;
+  excluded_total: number;
+  pending: number;
+  sent: number;
+  failed: number;
+  delivered: number;
+  bounced: number;
+  opened: number;
+  clicked: number;
+  unsubscribed: number;
+  complained: number;
+  timeline: ({ hour: string } & Record<string, number | string>)[];
+  delivery_rate: number | null;
+  bounce_rate: number | null;
+  open_rate: number | null;
+  click_rate: number | null;
+  click_to_open_rate: number | null;
+  unsubscribe_rate: number | null;
+  complaint_rate: number | null;
+}
+
+export interface CampaignReport {
+  campaign: string;
+  activities: ActivityReport[];
+}
+
+export type RunMove = "pause" | "resume" | "stop";
+
+const path = (name: string) => encodeURIComponent(name);
 
 /** A refusal from the API: its status, message, place, and the campaign's problems if any. */
 export class ApiError extends Error {
@@ -64,10 +154,15 @@ export class ApiClient {
     private readonly fetchFn: Fetch = (input, init) => fetch(input, init),
   ) {}
 
-  private async request<T>(method: string, path: string, body?: string): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: string,
+    extra: { contentType?: string; headers?: Record<string, string> } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json", ...extra.headers };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/yaml";
+    if (body !== undefined) headers["Content-Type"] = extra.contentType ?? "application/yaml";
     let response: Response;
     try {
       response = await this.fetchFn(`${this.baseUrl}${path}`, { method, headers, body });
@@ -118,8 +213,14 @@ export class ApiClient {
     return this.request("POST", "/campaigns/validate", text);
   }
 
-  test(text: string): Promise<TestRun> {
-    return this.request("POST", "/campaigns/test", text);
+  private json<T>(method: string, path: string, data: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.request(method, path, JSON.stringify(data), { contentType: "application/json", headers });
+  }
+
+  /** A test run; `variables` go as `var=NAME=VALUE`, typed by the server as `--var` is. */
+  test(text: string, variables: Record<string, string> = {}): Promise<TestRun> {
+    const query = new URLSearchParams(Object.entries(variables).map(([k, v]) => ["var", `${k}=${v}`])).toString();
+    return this.request("POST", `/campaigns/test${query ? `?${query}` : ""}`, text);
   }
 
   saveDraft(name: string, text: string): Promise<CampaignVersion> {
@@ -128,5 +229,44 @@ export class ApiClient {
 
   publish(name: string, text: string): Promise<CampaignVersion & { state: string }> {
     return this.request("POST", `/campaigns/${encodeURIComponent(name)}/publish`, text);
+  }
+
+  /** Start a run of the live campaign; the same `idempotencyKey` always finds the same run. */
+  startRun(name: string, variables: Record<string, unknown>, idempotencyKey: string): Promise<TestRun> {
+    return this.json("POST", `/campaigns/${path(name)}/runs`, { variables }, { "Idempotency-Key": idempotencyKey });
+  }
+
+  listRuns(name: string, limit = 20): Promise<RunRecord[]> {
+    return this.request("GET", `/campaigns/${path(name)}/runs?limit=${limit}`);
+  }
+
+  getRun(id: number): Promise<RunDetail> {
+    return this.request("GET", `/runs/${id}`);
+  }
+
+  /** Pause answers the run; resume the run graph; stop the run. */
+  moveRun(id: number, move: RunMove): Promise<RunRecord | TestRun> {
+    return this.request("POST", `/runs/${id}/${move}`);
+  }
+
+  /** The first rows on `transition` (`node` or `node.port`). */
+  transitionRows(id: number, transition: string, limit = 20): Promise<TransitionRows> {
+    return this.request("GET", `/runs/${id}/transitions/${path(transition)}/rows?limit=${limit}`);
+  }
+
+  report(name: string): Promise<CampaignReport> {
+    return this.request("GET", `/campaigns/${path(name)}/report`);
+  }
+
+  listAudiences(): Promise<SavedAudience[]> {
+    return this.request("GET", "/audiences");
+  }
+
+  countAudience(entity: string, rule: RuleInput): Promise<{ entity: string; count: number }> {
+    return this.json("POST", "/audiences/count", { entity, rule });
+  }
+
+  saveAudience(name: string, entity: string, rule: RuleInput, append: boolean): Promise<SavedAudience> {
+    return this.json("PUT", `/audiences/${path(name)}`, { entity, rule, append });
   }
 }

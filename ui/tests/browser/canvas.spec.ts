@@ -115,7 +115,7 @@ test("a campaign from document to published, on the canvas", async ({ page, requ
   await expect(row).toContainText("live");
 
   // Reopened, the canvas is the published document.
-  await row.getByRole("link").click();
+  await row.getByRole("link", { name, exact: true }).click();
   await expect(page.locator(".react-flow__node")).toHaveCount(7);
   await expect(page.locator(".toolbar .info")).toContainText("editing version 1 (published)");
 });

@@ -68,6 +68,61 @@ describe("ApiClient", () => {
     }
   });
 
+  it("passes test variables as var=NAME=VALUE", async () => {
+    const { fetch, calls } = fakeFetch([201, { run: { id: 1, status: "completed" }, activities: {}, transitions: [] }]);
+    await new ApiClient("t", "", fetch).test("name: c\n", { offer_code: "A&B=1", n: "3" });
+    expect(calls[0]!.url).toBe("/campaigns/test?var=offer_code%3DA%26B%3D1&var=n%3D3");
+    expect(new URLSearchParams(calls[0]!.url.split("?")[1]).getAll("var")).toEqual(["offer_code=A&B=1", "n=3"]);
+  });
+
+  it("starts a run with its variables as JSON and the Idempotency-Key", async () => {
+    const { fetch, calls } = fakeFetch([201, { run: { id: 4, status: "waiting" }, activities: {}, transitions: [] }]);
+    const started = await new ApiClient("t", "", fetch).startRun("up stays", { limit: 3 }, "ui-k1");
+    expect(started.run.id).toBe(4);
+    expect(calls[0]).toMatchObject({ url: "/campaigns/up%20stays/runs", method: "POST", body: '{"variables":{"limit":3}}' });
+    expect(calls[0]!.headers).toMatchObject({ "Idempotency-Key": "ui-k1", "Content-Type": "application/json", Authorization: "Bearer t" });
+  });
+
+  it("reads runs, moves them and previews a transition's rows", async () => {
+    const { fetch, calls } = fakeFetch(
+      [200, [{ id: 2, status: "waiting" }]],
+      [200, { run: { id: 2 }, activities: [], transitions: [] }],
+      [200, { id: 2, status: "paused" }],
+      [200, { run: 2, transition: "segments.gold", columns: ["customer_id"], rows: [{ customer_id: 1 }] }],
+      [200, { campaign: "c", activities: [] }],
+    );
+    const api = new ApiClient("t", "", fetch);
+    expect(await api.listRuns("c", 5)).toEqual([{ id: 2, status: "waiting" }]);
+    await api.getRun(2);
+    await api.moveRun(2, "pause");
+    expect((await api.transitionRows(2, "segments.gold")).rows).toEqual([{ customer_id: 1 }]);
+    await api.report("c");
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      "GET /campaigns/c/runs?limit=5",
+      "GET /runs/2",
+      "POST /runs/2/pause",
+      "GET /runs/2/transitions/segments.gold/rows?limit=20",
+      "GET /campaigns/c/report",
+    ]);
+    expect(calls[2]!.body).toBeUndefined();
+  });
+
+  it("counts and saves audiences with the rule as given", async () => {
+    const { fetch, calls } = fakeFetch(
+      [200, { entity: "customer", count: 3 }],
+      [201, { name: "gold", version: 2, entity: "customer", size: 5, mode: "append" }],
+      [200, []],
+    );
+    const api = new ApiClient("t", "", fetch);
+    expect((await api.countAudience("customer", 'tier = "gold"')).count).toBe(3);
+    expect((await api.saveAudience("gold", "customer", { field: "tier", op: "eq", value: "gold" }, true)).version).toBe(2);
+    expect(await api.listAudiences()).toEqual([]);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(["POST /audiences/count", "PUT /audiences/gold", "GET /audiences"]);
+    expect(JSON.parse(calls[0]!.body!)).toEqual({ entity: "customer", rule: 'tier = "gold"' });
+    expect(JSON.parse(calls[1]!.body!)).toEqual({ entity: "customer", rule: { field: "tier", op: "eq", value: "gold" }, append: true });
+    expect(calls[1]!.headers["Content-Type"]).toBe("application/json");
+  });
+
   it("reads a version's definition and escapes names in paths", async () => {
     const { fetch, calls } = fakeFetch([200, { campaign: "a b", version: 3, definition: { name: "a b", nodes: [] } }]);
     expect(await new ApiClient("t", "", fetch).getDefinition("a b", 3)).toEqual({ name: "a b", nodes: [] });
