@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.e2e.cli import run as cli
 from tests.integration.api_fixtures import NOW, Api, api, cli_json, serving, workspace_root
 
 __all__ = ["api", "workspace_root"]  # fixtures
@@ -143,3 +144,21 @@ def test_times_past_year_9999_are_rule_errors(api: Api) -> None:
     late = {"entity": "customer", "rule": "tier = 'gold'", "now": "9999-12-31T23:59:59-10:00"}
     found = api.call("POST", "/audiences/count", json=late, role="viewer")
     assert found.status_code == 422 and found.json()["where"] == "now"
+
+
+def test_the_code_view_and_the_model_equal_the_clis(workspace_root: Path) -> None:
+    ws = str(workspace_root)
+    by_cli = cli("audience", "sql", "-e", "customer", "-r", RULE, "--now", AS_OF, "-w", ws)
+    model_cli = cli_json("model", "show", "-w", ws)
+    with serving(workspace_root) as api:
+        body = {"entity": "customer", "rule": RULE, "now": AS_OF, "dialect": "duckdb"}
+        code = api.ok("POST", "/audiences/sql", json=body, role="viewer")
+        spark = api.ok("POST", "/audiences/sql", json={**body, "dialect": "spark"}, role="viewer")
+        model = api.ok("GET", "/model", role="viewer")
+        bad = api.call("POST", "/audiences/sql", json={**body, "dialect": "oracle"}, role="viewer")
+    assert code["sql"] == by_cli.strip() and '"bookings"."check_in"' in code["sql"]
+    assert "`bookings`.`check_in`" in spark["sql"]  # Spark SQL quotes with backticks
+    assert model == model_cli
+    assert model["booking"]["fields"]["nights"] == "integer"
+    assert model["customer"]["links"]["bookings"] == {"to": "booking", "to_many": True}
+    assert bad.status_code == 422

@@ -13,7 +13,15 @@ import httpx
 import uvicorn
 from fastapi.routing import APIRoute
 
-from cantata.server import audiences, campaigns, reports, runs, templates, token_routes
+from cantata.server import (
+    audiences,
+    campaigns,
+    model_routes,
+    reports,
+    runs,
+    templates,
+    token_routes,
+)
 from cantata.server.app import api_app
 from cantata.workspace import Workspace, init_workspace
 from tests.e2e.cli import fails, run
@@ -50,6 +58,8 @@ ROUTES = {
     ("POST", "/audiences/count"),
     ("GET", "/audiences/{name}"),
     ("PUT", "/audiences/{name}"),
+    ("POST", "/audiences/sql"),
+    ("GET", "/model"),
     ("GET", "/templates"),
     ("GET", "/templates/{name}"),
     ("PUT", "/templates/{name}"),
@@ -62,7 +72,10 @@ ROUTES = {
 def test_the_openapi_document_lists_every_route(api: Api) -> None:
     document = api.ok("GET", "/openapi.json", role=None)
     listed = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
-    routers = [m.router for m in (campaigns, runs, audiences, reports, templates, token_routes)]
+    routers = [
+        m.router
+        for m in (campaigns, runs, audiences, reports, templates, model_routes, token_routes)
+    ]
     served = {
         (m, r.path)
         for r in [*api.app.routes, *(r for router in routers for r in router.routes)]

@@ -15,7 +15,7 @@ from cantata.cli.common import (
     reports_errors,
     workspace,
 )
-from cantata.store.base import quote_ident
+from cantata.model.summary import model_summary
 
 app = typer.Typer(help="Show and apply the data model (model.yaml).", no_args_is_help=True)
 
@@ -44,28 +44,11 @@ def show(ws_path: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     with workspace(ws_path) as ws:
         model = ws.model
         ws.apply_model()
-        out = []
-        for entity in model.entities.values():
-            count = int(ws.store.scalar(f"SELECT count(*) FROM {quote_ident(entity.table)}"))
-            out.append((entity, count))
+        summary = model_summary(ws.store, model)
         if as_json:
-            print_json(
-                {
-                    e.name: {
-                        "rows": n,
-                        "key": e.key,
-                        "recipient": e.recipient,
-                        "version": e.version,
-                        "fields": {f.name: f.type.value for f in e.fields.values()},
-                        "links": {
-                            r.name: {"to": r.target, "to_many": r.to_many}
-                            for r in model.relations(e.name).values()
-                        },
-                    }
-                    for e, n in out
-                }
-            )
+            print_json(summary)
             return
+        out = [(entity, int(summary[entity.name]["rows"])) for entity in model.entities.values()]
         for entity, count in out:
             title = f"[bold]{entity.name}[/]  {count:,} rows"
             if entity.recipient:

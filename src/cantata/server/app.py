@@ -22,6 +22,7 @@ from cantata.server import (
     audiences,
     campaigns,
     errors,
+    model_routes,
     reports,
     runs,
     templates,
@@ -64,7 +65,7 @@ def api_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (campaigns, reports, runs, audiences, templates, token_routes):
+    for module in (campaigns, reports, runs, audiences, templates, model_routes, token_routes):
         app.include_router(module.router)
     _mount_ui(app)
     return app

@@ -4,12 +4,13 @@ checks and messages of `cantata audience ...`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cantata.audience import portal
+from cantata.audience.compile import audience_sql
 from cantata.audience.count import checked_rule, count_matching
 from cantata.audience.rules import Rule, parse_rule
 from cantata.audience.text import rule_from_text
@@ -52,6 +53,22 @@ def count(body: RuleRequest, service: ServiceDep, _: Viewer) -> dict[str, Any]:
         rule, now = _rule(store, service, body)
         n = count_matching(store, service.model, body.entity, rule, now)
     return {"entity": body.entity, "count": n}
+
+
+class SqlRequest(RuleRequest):
+    dialect: Literal["duckdb", "postgres", "spark"] = Field(
+        default="duckdb", description="The engine the SQL is written for"
+    )
+
+
+@router.post("/sql", summary="The SQL a rule compiles to (the code view)")
+def sql(body: SqlRequest, service: ServiceDep, _: Viewer) -> dict[str, Any]:
+    with service.store() as store:
+        rule, now = _rule(store, service, body)
+    text = audience_sql(
+        rule, service.model, body.entity, now=now, dialect=body.dialect, pretty=True
+    )
+    return {"entity": body.entity, "dialect": body.dialect, "sql": text}
 
 
 @router.get("/{name}", summary="Every version of an audience", responses=responses(404))
