@@ -191,7 +191,9 @@ def record_events(store: Store, events: Sequence[Feedback]) -> list[bool]:
         }
         repeated = [e for e in events if e.event in REPEATABLE and e.message_id in current]
         if repeated:
-            values = ", ".join(["(%s, %s, CAST(%s AS TIMESTAMP), CAST(%s AS TEXT))"] * len(repeated))
+            values = ", ".join(
+                ["(%s, %s, CAST(%s AS TIMESTAMP), CAST(%s AS TEXT))"] * len(repeated)
+            )
             store.execute(
                 history_from_ledger(
                     "v.event",
