@@ -1,4 +1,5 @@
-"""Two provider callbacks reporting the same message at once record one event.
+"""Two provider callbacks (or two groups of the tracking app's writer) reporting the same
+message at once record one event.
 
 On PostgreSQL each callback is a thread with its own connection: the first holds its
 transaction open until the second has either finished its own work or is waiting on a lock,
@@ -18,17 +19,28 @@ import pytest
 
 from cantata.store import Store, open_store
 from cantata.store.postgres import PostgresStore
-from cantata.tracking.feedback import record_delivered, record_event
+from cantata.tracking.feedback import Feedback, record_delivered, record_event, record_events
 from tests.conftest import POSTGRES_URL, drop_schema, store_url
 from tests.integration.test_tracking_app import add_message
 
 NOW = datetime(2024, 5, 14, 8, 30, tzinfo=UTC)
 Report = Callable[[Store], object]
 
-REPORTS: dict[str, Report] = {
-    "bulk delivery report": lambda s: record_delivered(s, {"m1": (NOW, {"provider": "api"})}),
-    "single delivery report": lambda s: record_event(s, "m1", "delivered", at=NOW),
-    "complaint": lambda s: record_event(s, "m1", "complained", at=NOW),
+# name → (the report, the event recorded once)
+REPORTS: dict[str, tuple[Report, str]] = {
+    "bulk delivery report": (
+        lambda s: record_delivered(s, {"m1": (NOW, {"provider": "api"})}),
+        "delivered",
+    ),
+    "single delivery report": (lambda s: record_event(s, "m1", "delivered", at=NOW), "delivered"),
+    "complaint": (lambda s: record_event(s, "m1", "complained", at=NOW), "complained"),
+    # the tracking app's writer: a group with an open and the unsubscribe of the same message
+    "grouped unsubscribe": (
+        lambda s: record_events(
+            s, [Feedback("m1", "opened", NOW), Feedback("m1", "unsubscribed", NOW)]
+        ),
+        "unsubscribed",
+    ),
 }
 
 
@@ -84,7 +96,7 @@ def test_two_concurrent_reports_of_one_message_record_one_event(
 ) -> None:
     first, second = stores
     add_message(first, "m1")
-    work = REPORTS[report]
+    work, event = REPORTS[report]
     first_reached, first_go = threading.Event(), threading.Event()
     second_done = threading.Event()
     pause_before_commit(first, first_reached, first_go)
@@ -113,7 +125,6 @@ def test_two_concurrent_reports_of_one_message_record_one_event(
     one.join(timeout=30)
     two.join(timeout=30)
     assert not errors
-    event = "complained" if report == "complaint" else "delivered"
     count = first.scalar(
         "SELECT count(*) FROM cantata_history WHERE message_id = 'm1' AND event = %s", [event]
     )

@@ -196,3 +196,16 @@ def test_settings_name_the_missing_or_weak_secret() -> None:
     )
     assert (conf.secret, conf.port, conf.callback_secret) == (b"x" * 20, 9, "cb")
     assert conf.links().open_url(MID).startswith(BASE + "/o/")
+
+
+def test_settings_read_and_check_the_group_commit_knobs() -> None:
+    defaults = tracking_settings({"tracking": {"secret": "x" * 20}})
+    assert (defaults.group_max, defaults.group_window) == (500, 0.002)
+    tuned = tracking_settings(
+        {"tracking": {"secret": "x" * 20, "group_max": 50, "group_window_ms": 0}}
+    )
+    assert (tuned.group_max, tuned.group_window) == (50, 0)
+    with pytest.raises(ConfigError, match=r"\[tracking\] group_max must be an integer"):
+        tracking_settings({"tracking": {"secret": "x" * 20, "group_max": 0}})
+    with pytest.raises(ConfigError, match=r"\[tracking\] group_window_ms must be a number"):
+        tracking_settings({"tracking": {"secret": "x" * 20, "group_window_ms": "2ms"}})

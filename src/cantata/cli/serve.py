@@ -90,7 +90,14 @@ def with_everything(app: FastAPI, ws: Workspace, idle: float = 1.0) -> None:
     from cantata.tracking.settings import tracking_settings
 
     conf = tracking_settings(ws.settings.raw)
-    app.mount("/", tracking_app(ws.store, conf.secret, callback_secret=conf.callback_secret))
+    tracking = tracking_app(
+        ws.store,
+        conf.secret,
+        callback_secret=conf.callback_secret,
+        group_max=conf.group_max,
+        group_window=conf.group_window,
+    )
+    app.mount("/", tracking)
 
     async def supervised(stop: asyncio.Event) -> None:
         # A failed round (the store unreachable a moment, a provider misconfigured) is logged

@@ -31,7 +31,11 @@ def workspace_app() -> Starlette:
     conf = tracking_settings(ws.settings.raw)
     url, root = ws.settings.store_url, ws.root
     return tracking_app(
-        lambda: open_store(url, base=root), conf.secret, callback_secret=conf.callback_secret
+        lambda: open_store(url, base=root),
+        conf.secret,
+        callback_secret=conf.callback_secret,
+        group_max=conf.group_max,
+        group_window=conf.group_window,
     )
 
 
@@ -75,6 +79,12 @@ def serve(
             )
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.
-        the_app = tracking_app(ws.store, conf.secret, callback_secret=conf.callback_secret)
+        the_app = tracking_app(
+            ws.store,
+            conf.secret,
+            callback_secret=conf.callback_secret,
+            group_max=conf.group_max,
+            group_window=conf.group_window,
+        )
         redact_callback_keys()
         uvicorn.run(the_app, host=bind_host, port=bind_port)

@@ -1,9 +1,10 @@
 """The tracking app (ASGI): open pixel, click redirects, unsubscribe, provider callbacks and
-DSN bounces, all landing in communication history through `feedback.record_event`.
+DSN bounces, all landing in communication history through `feedback`.
 
-Endpoints are async; store work runs in the threadpool behind one lock per process, because a
-store holds one connection (DuckDB: the app runs in the process owning the file; PostgreSQL:
-each worker process opens its own store from the factory).
+Endpoints are async; they hand their events to the app's one writer (`writer.FeedbackWriter`),
+which records them in groups, one transaction per group, on a thread of its own, and answer once
+their event is committed. A store holds one connection (DuckDB: the app runs in the process
+owning the file; PostgreSQL: each worker process opens its own store from the factory).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -30,11 +30,16 @@ from starlette.routing import Route
 from cantata.store.access import StoreAccess
 from cantata.store.base import Store
 from cantata.tracking.bounces import parse_dsn
-from cantata.tracking.feedback import message_for_provider_id, record_delivered, record_event
+from cantata.tracking.feedback import (
+    Feedback,
+    message_for_provider_id,
+    record_delivered,
+    record_event,
+)
 from cantata.tracking.tokens import InvalidToken, Kind, Token, TokenSigner
+from cantata.tracking.writer import MAX_GROUP, WINDOW, FeedbackWriter
 
 Clock = Callable[[], datetime]
-T = TypeVar("T")
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = {
@@ -172,7 +177,8 @@ def twilio_event(form: dict[str, str], clock: Clock) -> CallbackEvent | None:
 
 def _record_callbacks(store: Store, events: list[CallbackEvent], provider: str) -> dict[str, Any]:
     """A provider's batch of events in one transaction (a commit per event would make a
-    large callback slow); the provider retries the whole batch if it fails."""
+    large callback slow); the provider retries the whole batch if it fails. The writer runs it
+    as one unit of a group."""
     with store.transaction():
         return _record_each(store, events, provider)
 
@@ -209,10 +215,15 @@ def tracking_app(
     *,
     callback_secret: str | None = None,
     clock: Clock = utc_now,
+    group_max: int = MAX_GROUP,
+    group_window: float = WINDOW,
 ) -> Starlette:
-    """The tracking app over `store` (or a factory opening this process's store)."""
+    """The tracking app over `store` (or a factory opening this process's store). Events are
+    committed in groups of up to `group_max`, each event waiting at most `group_window`
+    seconds for others to join it; the writer is `app.state.feedback_writer`."""
     signer = TokenSigner(secret)
     access = StoreAccess(store)
+    writer = FeedbackWriter(access, max_group=group_max, window=group_window)
 
     def verified(request: Request, kind: Kind) -> Token | None:
         try:
@@ -221,10 +232,7 @@ def tracking_app(
             return None
 
     async def record(message_id: str, event: str, details: dict[str, Any] | None = None) -> bool:
-        at = clock()
-        return await run_in_threadpool(
-            access.run, lambda s: record_event(s, message_id, event, at=at, details=details)
-        )
+        return await writer.record(Feedback(message_id, event, clock(), details))
 
     async def opened(request: Request) -> Response:
         token = verified(request, Kind.OPEN)
@@ -302,9 +310,7 @@ def tracking_app(
                 events = [] if one is None else [one]
         except BadRequest as exc:
             return JSONResponse({"error": exc.message}, status_code=400)
-        result = await run_in_threadpool(
-            access.run, lambda s: _record_callbacks(s, events, provider)
-        )
+        result = await writer.run(lambda s: _record_callbacks(s, events, provider))
         return JSONResponse(result)
 
     async def bounces(request: Request) -> Response:
@@ -328,7 +334,7 @@ def tracking_app(
                     unmatched.append(b.recipient)
             return {"bounces": len(failed), "recorded": recorded, "unmatched": unmatched}
 
-        return JSONResponse(await run_in_threadpool(access.run, store_them))
+        return JSONResponse(await writer.run(store_them))
 
     async def health(request: Request) -> Response:
         return Response("ok", media_type="text/plain")
@@ -338,7 +344,7 @@ def tracking_app(
         yield
         access.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/o/{token}", opened, methods=["GET"]),
             Route("/c/{token}", clicked, methods=["GET"]),
@@ -351,6 +357,8 @@ def tracking_app(
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
+    app.state.feedback_writer = writer
+    return app
 
 
 _KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s]*")

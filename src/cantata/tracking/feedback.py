@@ -1,15 +1,18 @@
 """Feedback on sent messages (opens, clicks, unsubscribes, delivery reports, bounces,
 complaints) into communication history, the ledger, suppression and consent.
 
-Each event is one transaction. Opens and clicks are recorded every time (reports count unique
-ones); the other events at most once per message (a bounce once per kind), so providers may
-retry callbacks and people may press "unsubscribe" twice.
+`record_event` records one event in its own transaction; `record_events` a group of them in
+one (the tracking app's writer commits its requests' events in groups). Opens and clicks are
+recorded every time (reports count unique ones); the other events at most once per message (a
+bounce once per kind), so providers may retry callbacks and people may press "unsubscribe"
+twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +34,16 @@ _LEDGER = (
     "SELECT d.recipient, d.channel, d.address, d.feedback FROM cantata_delivery d "
     "WHERE d.message_id = %s"
 )
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One event on one message of the ledger, as a request reports it."""
+
+    message_id: str
+    event: str
+    at: datetime
+    details: Mapping[str, Any] | None = None
 
 
 def _utc(at: datetime) -> datetime:
@@ -148,3 +161,83 @@ def record_event(
                 now=stamp,
             )
     return True
+
+
+def record_events(store: Store, events: Sequence[Feedback]) -> list[bool]:
+    """Record a group of events in one transaction; for each, whether the ledger knows its
+    message (as `record_event` answers).
+
+    Opens and clicks, the bulk of a campaign's feedback, take one INSERT ... SELECT and an
+    UPDATE per feedback value for the whole group; the other events go one by one through
+    `record_event`, inside the same transaction."""
+    for e in events:
+        if e.event not in RANK:
+            raise ValueError(f"unknown feedback event {e.event!r} (one of {', '.join(EVENTS)})")
+    if not events:
+        return []
+    ids = sorted({e.message_id for e in events})
+    marks = ", ".join(["%s"] * len(ids))
+    # PostgreSQL: lock the group's ledger rows in id order before anything reads history, so
+    # another worker's group touching the same messages waits here instead of deadlocking.
+    lock = " ORDER BY message_id FOR UPDATE" if store.dialect == "postgres" else ""
+    with store.transaction():
+        current: dict[str, str | None] = {
+            str(m): f
+            for m, f in store.fetchall(
+                f"SELECT message_id, feedback FROM cantata_delivery WHERE message_id IN ({marks})"
+                + lock,
+                ids,
+            )
+        }
+        repeated = [e for e in events if e.event in REPEATABLE and e.message_id in current]
+        if repeated:
+            values = ", ".join(
+                ["(%s, %s, CAST(%s AS TIMESTAMP), CAST(%s AS TEXT))"] * len(repeated)
+            )
+            store.execute(
+                history_from_ledger(
+                    "v.event",
+                    "v.happened",
+                    "v.details",
+                    f"(VALUES {values}) v(mid, event, happened, details) "
+                    "JOIN cantata_delivery d ON d.message_id = v.mid",
+                ),
+                [
+                    value
+                    for e in repeated
+                    for value in (
+                        e.message_id,
+                        e.event,
+                        _utc(e.at),
+                        json.dumps(dict(e.details), sort_keys=True) if e.details else None,
+                    )
+                ],
+            )
+            _raise_feedback(store, current, repeated)
+        return [
+            e.message_id in current
+            if e.event in REPEATABLE
+            else record_event(store, e.message_id, e.event, at=e.at, details=e.details)
+            for e in events
+        ]
+
+
+def _raise_feedback(
+    store: Store, current: Mapping[str, str | None], events: Sequence[Feedback]
+) -> None:
+    """Set each message's `feedback` to its most telling event, one UPDATE per value."""
+    best = dict(current)
+    for e in events:
+        held = best[e.message_id]
+        if held is None or RANK.get(held, -1) < RANK[e.event]:
+            best[e.message_id] = e.event
+    raised: dict[str, list[str]] = {}
+    for mid, event in best.items():
+        if event is not None and event != current[mid]:
+            raised.setdefault(event, []).append(mid)
+    for event, mids in sorted(raised.items()):
+        store.execute(
+            "UPDATE cantata_delivery SET feedback = %s "
+            f"WHERE message_id IN ({', '.join(['%s'] * len(mids))})",
+            [event, *mids],
+        )

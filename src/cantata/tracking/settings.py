@@ -7,6 +7,8 @@ secret = "…"                         # signs every tracking link (at least 16 
 callback_secret = "…"                # providers' callbacks and /bounces authenticate with it
 host = "127.0.0.1"                   # `cantata tracking serve` defaults
 port = 8025
+group_max = 500                      # events committed together, at most
+group_window_ms = 2                  # how long an event may wait for others to join it
 ```
 """
 
@@ -18,8 +20,9 @@ from typing import Any
 
 from cantata.errors import ConfigError, did_you_mean
 from cantata.tracking.links import TrackingLinks
+from cantata.tracking.writer import MAX_GROUP, WINDOW
 
-KEYS = ("base_url", "secret", "callback_secret", "host", "port")
+KEYS = ("base_url", "secret", "callback_secret", "host", "port", "group_max", "group_window_ms")
 MIN_SECRET = 16
 WHERE = "cantata.toml"
 
@@ -31,6 +34,8 @@ class TrackingSettings:
     callback_secret: str | None = None
     host: str = "127.0.0.1"
     port: int = 8025
+    group_max: int = MAX_GROUP
+    group_window: float = WINDOW  # seconds
 
     def links(self) -> TrackingLinks:
         """The link builder the dispatcher uses; needs `[tracking] base_url`."""
@@ -74,10 +79,20 @@ def tracking_settings(raw: Mapping[str, Any]) -> TrackingSettings:
     port = table.get("port", 8025)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ConfigError("[tracking] port must be an integer from 1 to 65535", where=WHERE)
+    group_max = table.get("group_max", MAX_GROUP)
+    if not isinstance(group_max, int) or isinstance(group_max, bool) or group_max < 1:
+        raise ConfigError("[tracking] group_max must be an integer of at least 1", where=WHERE)
+    window_ms = table.get("group_window_ms", WINDOW * 1000)
+    if not isinstance(window_ms, int | float) or isinstance(window_ms, bool) or window_ms < 0:
+        raise ConfigError(
+            "[tracking] group_window_ms must be a number of milliseconds, 0 or more", where=WHERE
+        )
     return TrackingSettings(
         secret=secret.encode("utf-8"),
         base_url=base_url,
         callback_secret=_text(table, "callback_secret"),
         host=_text(table, "host") or "127.0.0.1",
         port=port,
+        group_max=group_max,
+        group_window=window_ms / 1000,
     )
