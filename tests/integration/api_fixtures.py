@@ -88,7 +88,8 @@ def serving(root: Path) -> Iterator[Api]:
     """The API over the workspace's store, with a token of every role."""
     clock = Clock()
     with Workspace.open(root) as ws:
-        api = Api(api_app(ws.store, ws.model, now=clock), ws.store, clock)
+        app = api_app(ws.store, ws.model, now=clock, quarantine_dir=ws.settings.quarantine_path)
+        api = Api(app, ws.store, clock)
         for role in ROLES:
             _, api.tokens[role] = create_token(ws.store, f"{role}-token", role, now=NOW)
         yield api

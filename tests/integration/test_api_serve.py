@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from cantata.server import (
     audiences,
     campaigns,
+    ingest_routes,
     model_routes,
     reports,
     runs,
@@ -60,6 +61,7 @@ ROUTES = {
     ("PUT", "/audiences/{name}"),
     ("POST", "/audiences/sql"),
     ("GET", "/model"),
+    ("POST", "/entities/{entity}/rows"),
     ("GET", "/templates"),
     ("GET", "/templates/{name}"),
     ("PUT", "/templates/{name}"),
@@ -74,7 +76,16 @@ def test_the_openapi_document_lists_every_route(api: Api) -> None:
     listed = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     routers = [
         m.router
-        for m in (campaigns, runs, audiences, reports, templates, model_routes, token_routes)
+        for m in (
+            campaigns,
+            runs,
+            audiences,
+            reports,
+            templates,
+            model_routes,
+            ingest_routes,
+            token_routes,
+        )
     ]
     served = {
         (m, r.path)

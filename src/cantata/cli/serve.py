@@ -34,7 +34,10 @@ def workspace_api() -> FastAPI:
     ws = Workspace.open()  # $CANTATA_WORKSPACE, set by serve_in_workers
     url, root = ws.settings.store_url, ws.root
     return api_app(
-        lambda: open_store(url, base=root), ws.model, on_alert=alert_notifier(ws.settings.raw)
+        lambda: open_store(url, base=root),
+        ws.model,
+        on_alert=alert_notifier(ws.settings.raw),
+        quarantine_dir=ws.settings.quarantine_path,
     )
 
 
@@ -75,7 +78,12 @@ def serve(
             )
             return
         # One process: it owns the store (the only way for DuckDB) and serves from it.
-        app = api_app(ws.store, ws.model, on_alert=alert_notifier(ws.settings.raw))
+        app = api_app(
+            ws.store,
+            ws.model,
+            on_alert=alert_notifier(ws.settings.raw),
+            quarantine_dir=ws.settings.quarantine_path,
+        )
         if everything:
             with_everything(app, ws, idle)
             redact_callback_keys()

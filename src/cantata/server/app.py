@@ -22,17 +22,17 @@ from cantata.server import (
     audiences,
     campaigns,
     errors,
+    ingest_routes,
     model_routes,
     reports,
     runs,
     templates,
     token_routes,
 )
+from cantata.server.bodies import MAX_UPLOAD
 from cantata.server.service import Clock, Service
 from cantata.store.access import StoreAccess
 from cantata.store.base import Store
-
-MAX_BODY = 5 * 1024 * 1024
 
 
 def utc_now() -> datetime:
@@ -45,27 +45,28 @@ def api_app(
     *,
     now: Clock = utc_now,
     on_alert: Callable[[AlertRaised], None] | None = None,
+    quarantine_dir: Path | None = None,
 ) -> FastAPI:
     """The API over a store (or a factory opening one per process) and a model whose tables
     exist (`apply_model` ran); `now` is the clock every route reads; `on_alert` notifies the
-    alerts of the runs it advances."""
+    alerts of the runs it advances; `quarantine_dir` takes ingestion's rejected rows."""
     app = FastAPI(
         title="cantata",
         version=__version__,
         description="Campaigns, runs and audiences over HTTP. Authenticate with "
         "`Authorization: Bearer TOKEN` (`cantata token create NAME --role ROLE`).",
-        # Bodies are read before a route's token check: a bound keeps anyone's from
-        # exhausting memory. Campaigns, templates and rules are far smaller.
-        max_body_size=MAX_BODY,
+        # The largest body any route takes (a file to ingest); each router bounds its own.
+        max_body_size=MAX_UPLOAD,
     )
-    app.state.service = Service(StoreAccess(store), model, now, on_alert)
+    app.state.service = Service(StoreAccess(store), model, now, on_alert, quarantine_dir)
     errors.install(app)
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (campaigns, reports, runs, audiences, templates, model_routes, token_routes):
+    routes = (campaigns, reports, runs, audiences, templates, model_routes, ingest_routes)
+    for module in (*routes, token_routes):
         app.include_router(module.router)
     _mount_ui(app)
     return app

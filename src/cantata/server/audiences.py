@@ -16,12 +16,14 @@ from cantata.audience.rules import Rule, parse_rule
 from cantata.audience.text import rule_from_text
 from cantata.canvas.timestamps import db_time
 from cantata.server.auth import Editor, Viewer
-from cantata.server.bodies import moment
+from cantata.server.bodies import MAX_BODY, moment
 from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import Service, ServiceDep
 from cantata.store.base import Store
 
-router = APIRouter(prefix="/audiences", tags=["audiences"], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/audiences", tags=["audiences"], responses=AUTHENTICATED, max_body_size=MAX_BODY
+)
 
 
 class RuleRequest(BaseModel):

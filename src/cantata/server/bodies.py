@@ -14,6 +14,11 @@ from fastapi.responses import Response
 from cantata.canvas.definition import Campaign, parse_campaign
 from cantata.server.errors import ApiError
 
+# Bodies are read before a route's token check: a bound keeps anyone's from exhausting
+# memory. Campaigns, templates and rules are far smaller; files to ingest have their own.
+MAX_BODY = 5 * 1024 * 1024
+MAX_UPLOAD = 1024 * 1024 * 1024
+
 SOURCE = "body"  # problems read `body:5: nodes.stays.settings.rule: ...`
 
 CAMPAIGN_BODY: dict[str, Any] = {

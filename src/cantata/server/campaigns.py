@@ -18,11 +18,20 @@ from cantata.canvas.runtime.json_forms import run_graph_json, run_json
 from cantata.canvas.schedule import next_fire_times
 from cantata.canvas.status import campaign_status, version_json
 from cantata.server.auth import Editor, Publisher, Viewer
-from cantata.server.bodies import CAMPAIGN_BODY, SOURCE, campaign_text, moment, parse_named
+from cantata.server.bodies import (
+    CAMPAIGN_BODY,
+    MAX_BODY,
+    SOURCE,
+    campaign_text,
+    moment,
+    parse_named,
+)
 from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/campaigns", tags=["campaigns"], responses=AUTHENTICATED, max_body_size=MAX_BODY
+)
 
 # The moves users make on a campaign (`complete` is the runner's).
 MOVES = ("pause", "resume", "stop", "close", "archive")

@@ -9,10 +9,11 @@ from fastapi import APIRouter
 
 from cantata.model.summary import model_summary
 from cantata.server.auth import Viewer
+from cantata.server.bodies import MAX_BODY
 from cantata.server.errors import AUTHENTICATED
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/model", tags=["model"], responses=AUTHENTICATED)
+router = APIRouter(prefix="/model", tags=["model"], responses=AUTHENTICATED, max_body_size=MAX_BODY)
 
 
 @router.get("", summary="Entities: key, fields and their types, links both ways, row counts")

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 
 from cantata.delivery.report import campaign_report
 from cantata.server.auth import Viewer
+from cantata.server.bodies import MAX_BODY
 from cantata.server.errors import AUTHENTICATED
 from cantata.server.service import ServiceDep
 
-router = APIRouter(tags=["reports"], responses=AUTHENTICATED)
+router = APIRouter(tags=["reports"], responses=AUTHENTICATED, max_body_size=MAX_BODY)
 
 
 @router.get(

@@ -11,11 +11,11 @@ from cantata.canvas.runtime.json_forms import run_graph_json, run_json, run_log_
 from cantata.canvas.runtime.runs import load_run
 from cantata.delivery.activities import confirm_waiting
 from cantata.server.auth import Publisher, Viewer
-from cantata.server.bodies import rows_response
+from cantata.server.bodies import MAX_BODY, rows_response
 from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/runs", tags=["runs"], responses=AUTHENTICATED)
+router = APIRouter(prefix="/runs", tags=["runs"], responses=AUTHENTICATED, max_body_size=MAX_BODY)
 
 
 @router.get(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,6 +26,7 @@ class Service:
     model: Model
     now: Clock  # aware UTC; tests pass a fixed or moving clock
     on_alert: Callable[[AlertRaised], None] | None = None  # what alert activities notify
+    quarantine_dir: Path | None = None  # where ingestion puts rejected rows (a workspace's)
 
     @contextmanager
     def store(self) -> Iterator[Store]:

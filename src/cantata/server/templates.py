@@ -12,11 +12,13 @@ from fastapi.responses import Response
 from cantata.canvas import lifecycle
 from cantata.delivery import template_library as library
 from cantata.server.auth import Editor, Viewer
-from cantata.server.bodies import SOURCE, TEMPLATE_BODY, document_text, rows_response
+from cantata.server.bodies import MAX_BODY, SOURCE, TEMPLATE_BODY, document_text, rows_response
 from cantata.server.errors import AUTHENTICATED, ApiError, responses
 from cantata.server.service import ServiceDep
 
-router = APIRouter(prefix="/templates", tags=["templates"], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/templates", tags=["templates"], responses=AUTHENTICATED, max_body_size=MAX_BODY
+)
 
 
 @router.get("", summary="Library templates, current version of each")

@@ -8,11 +8,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cantata.server.auth import Admin
+from cantata.server.bodies import MAX_BODY
 from cantata.server.errors import AUTHENTICATED, responses
 from cantata.server.service import ServiceDep
 from cantata.server.tokens import create_token, list_tokens, revoke_token
 
-router = APIRouter(prefix="/tokens", tags=["tokens"], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/tokens", tags=["tokens"], responses=AUTHENTICATED, max_body_size=MAX_BODY
+)
 
 
 class TokenRequest(BaseModel):
