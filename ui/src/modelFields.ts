@@ -60,7 +60,7 @@ export function inputKind(type: string | null, op: Operator, value?: RuleValue):
   if (NUMERIC.has(type)) return "number";
   if (type === "boolean") return "boolean";
   // `today() - 30d` has no place in a date picker: it stays text.
-  if (type === "date") return value === undefined || typeof value === "string" ? "date" : "text";
+  if (type === "date") return typeof value === "object" && !Array.isArray(value) ? "text" : "date";
   return "text";
 }
 

@@ -54,6 +54,7 @@ describe("inputKind", () => {
     expect(inputKind("decimal", "gte")).toBe("number");
     expect(inputKind("float", "lt")).toBe("number");
     expect(inputKind("date", "gt", "2026-03-01")).toBe("date");
+    expect(inputKind("date", "gt", 3)).toBe("date");
     expect(inputKind("boolean", "ne", true)).toBe("boolean");
     expect(inputKind("string", "eq", "gold")).toBe("text");
     expect(inputKind("timestamp", "eq", "2026-03-01T09:00:00Z")).toBe("text");
