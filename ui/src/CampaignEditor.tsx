@@ -40,6 +40,7 @@ import {
   type TransitionCounts,
 } from "./canvasGraph";
 import { layoutPositions, NODE_HEIGHT } from "./layout";
+import type { ModelSummary } from "./modelFields";
 import { NodePanel } from "./NodePanel";
 
 const nodeTypes = { activity: ActivityNodeView };
@@ -58,6 +59,14 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   const [info, setInfo] = useState<string>("");
   const [problems, setProblems] = useState<Problem[]>([]);
   const [counts, setCounts] = useState<TransitionCounts | null>(null);
+  // The model, for the side panel's entity suggestions; without it the panel is plain text.
+  const [model, setModel] = useState<ModelSummary | null>(null);
+  useEffect(() => {
+    api
+      .model()
+      .then(setModel)
+      .catch(() => setModel(null));
+  }, [api]);
   const [verdict, setVerdict] = useState<Verdict>(null);
   const [busy, setBusy] = useState(false);
   const [view, setView] = useState<"canvas" | "document">("canvas");
@@ -321,6 +330,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
               node={selectedNode}
               problems={problems.filter((p) => p.node === selectedNode.id)}
               doc={doc}
+              model={model}
               onChange={(next, id) => {
                 applyDoc(next);
                 setSelected(id);

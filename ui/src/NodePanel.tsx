@@ -1,4 +1,5 @@
-// The selected node: id, type, label and settings (YAML or JSON text), applied in one go.
+// The selected node: id, type, label and settings (YAML or JSON text), applied in one go; for
+// a node reading an entity, the model's entities to pick from and the chosen one's fields.
 import { useState } from "react";
 
 import { ACTIVITY_TYPES } from "./activities";
@@ -10,6 +11,7 @@ import {
   updateNode,
 } from "./campaignDocument";
 import type { Problem } from "./canvasGraph";
+import { entityLabel, fieldChoices, type ModelSummary } from "./modelFields";
 
 interface Props {
   node: CampaignNode;
@@ -17,16 +19,29 @@ interface Props {
   problems: Problem[];
   onChange: (doc: CampaignDocument, id: string) => void;
   onDelete: () => void;
+  /** The workspace's model, when it could be read. */
+  model?: ModelSummary | null;
 }
 
 const ID = /^[A-Za-z0-9_]+$/;
 
-export function NodePanel({ node, doc, problems, onChange, onDelete }: Props) {
+/** The settings' `entity`, when the text reads and has one. */
+function settingsEntity(text: string): { settings: Record<string, unknown>; entity: unknown } | null {
+  try {
+    const settings = parseSettingsText(text);
+    return "entity" in settings ? { settings, entity: settings.entity } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function NodePanel({ node, doc, problems, onChange, onDelete, model }: Props) {
   const [id, setId] = useState(node.id);
   const [type, setType] = useState(node.type);
   const [label, setLabel] = useState(node.label ?? "");
   const [settings, setSettings] = useState(settingsText(node.settings));
   const [error, setError] = useState<string | null>(null);
+  const entitySetting = settingsEntity(settings);
 
   const apply = () => {
     if (!ID.test(id)) return setError("an id holds letters, digits and _ only");
@@ -63,6 +78,32 @@ export function NodePanel({ node, doc, problems, onChange, onDelete }: Props) {
         settings (YAML or JSON)
         <textarea aria-label="Node settings" spellCheck={false} rows={14} value={settings} onChange={(e) => setSettings(e.target.value)} />
       </label>
+      {model && entitySetting && (
+        <div className="model-hint" aria-label="Model entities">
+          entity:{" "}
+          {Object.keys(model)
+            .sort()
+            .map((name) => (
+              <button
+                key={name}
+                className="chip"
+                aria-pressed={entitySetting.entity === name}
+                title={entityLabel(name, model[name]!)}
+                onClick={() => setSettings(settingsText({ ...entitySetting.settings, entity: name }))}
+              >
+                {name}
+              </button>
+            ))}
+          {typeof entitySetting.entity === "string" && entitySetting.entity in model && (
+            <p className="note" data-testid="entity-fields">
+              {entityLabel(entitySetting.entity, model[entitySetting.entity]!)}:{" "}
+              {fieldChoices(model, entitySetting.entity)
+                .map((f) => `${f.path} (${f.type})`)
+                .join(", ")}
+            </p>
+          )}
+        </div>
+      )}
       {error && <p className="error" role="alert">{error}</p>}
       {problems.length > 0 && (
         <ul className="node-problems">

@@ -1,6 +1,7 @@
 // Every HTTP call the UI makes, in one place, shaped as docs/api.md answers them. Campaign
 // documents travel as YAML text; errors come back as `{error, where, problems?}`.
 import type { Problem } from "./canvasGraph";
+import type { ModelSummary } from "./modelFields";
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -98,6 +99,15 @@ export interface SavedAudience {
 }
 
 export type RuleInput = string | Record<string, unknown>;
+
+export const SQL_DIALECTS = ["duckdb", "postgres", "spark"] as const;
+export type SqlDialect = (typeof SQL_DIALECTS)[number];
+
+export interface AudienceSql {
+  entity: string;
+  dialect: SqlDialect;
+  sql: string;
+}
 
 export interface ActivityReport {
   run: number;
@@ -264,6 +274,16 @@ export class ApiClient {
 
   countAudience(entity: string, rule: RuleInput): Promise<{ entity: string; count: number }> {
     return this.json("POST", "/audiences/count", { entity, rule });
+  }
+
+  /** The SQL the rule compiles to, for one engine: the builder's code view. */
+  audienceSql(entity: string, rule: RuleInput, dialect: SqlDialect): Promise<AudienceSql> {
+    return this.json("POST", "/audiences/sql", { entity, rule, dialect });
+  }
+
+  /** Every entity: key, fields and their types, links both ways, row count. */
+  model(): Promise<ModelSummary> {
+    return this.request("GET", "/model");
   }
 
   saveAudience(name: string, entity: string, rule: RuleInput, append: boolean): Promise<SavedAudience> {

@@ -62,6 +62,16 @@ test("a campaign from document to published, on the canvas", async ({ page, requ
   // The holdout leads nowhere: its rows show on the port itself.
   await expect(node(page, "segments").locator('[data-handleid="holdout"]')).toHaveText(`holdout · ${rows["segments.holdout"]!.toLocaleString("en")}`);
 
+  // A source's entity: the model's entities offered in the side panel, its fields listed;
+  // picking another rewrites the settings text (not applied here).
+  await node(page, "stays").click();
+  const entities = page.getByLabel("Model entities");
+  await expect(entities.getByRole("button", { name: "booking", exact: true })).toHaveAttribute("aria-pressed", "true");
+  await expect(entities.getByTestId("entity-fields")).toContainText("check_in (date)");
+  await expect(entities.getByTestId("entity-fields")).toContainText("hotel.city (string)");
+  await entities.getByRole("button", { name: "hotel", exact: true }).click();
+  await expect(page.getByLabel("Node settings")).toHaveValue(/^entity: hotel$/m);
+
   // Break a node in the side panel: the document follows, and Validate names the node.
   await node(page, "customers").click();
   await expect(page.getByLabel("Selected node")).toBeVisible();

@@ -1,5 +1,6 @@
 // The audiences, runs and report pages against a live API: count a rule in the builder (the
-// number is the API's own), flag a bad field on its row, save the audience; publish a campaign,
+// number is the API's own), flag a bad field on its row, save the audience, pick an entity and
+// a field from the model and read the rule's SQL as the API compiles it; publish a campaign,
 // test it and start it with a variable, open the run (activities, counts on the canvas, a
 // transition's rows, pause and resume), and read its report.
 import { readFileSync } from "node:fs";
@@ -33,11 +34,11 @@ async function openWithToken(page: Page, hash: string) {
 
 const en = (n: number) => n.toLocaleString("en");
 
-test("the audience builder counts, flags and saves", async ({ page, request }) => {
+test("the audience builder counts, flags, saves, offers the model and shows the SQL", async ({ page, request }) => {
   await openWithToken(page, "#/audiences");
   await expect(page.getByRole("heading", { name: "Audiences" })).toBeVisible();
   const builder = page.getByRole("region", { name: "Audience builder" });
-  await builder.getByLabel("Entity").fill("customer");
+  await builder.getByLabel("Entity").selectOption("customer");
   await builder.getByLabel("Rule", { exact: true }).fill('tier = "gold" and country in ("FR", "DE")');
 
   // The same rule as rows; switching to "any" rewrites the text.
@@ -77,6 +78,64 @@ test("the audience builder counts, flags and saves", async ({ page, request }) =
   const row = page.locator(`tr[data-audience="${audienceName}"]`);
   await expect(row).toContainText("customer");
   await expect(row.locator("td").nth(3)).toHaveText(en(count));
+
+  // The model's entities and fields, and the rule's SQL (one test: the pytest runner counts them).
+  const model = (await (await request.get(`${apiUrl}/model`, { headers: auth })).json()) as Record<
+    string,
+    { rows: number; fields: Record<string, string> }
+  >;
+  expect(model.booking!.fields.check_in).toBe("date");
+
+  // The entity from the model's list, with its row count.
+  const entitySelect = builder.getByLabel("Entity");
+  await expect(entitySelect.locator("option")).toHaveText(Object.keys(model).sort().map((n) => `${n} (${en(model[n]!.rows)} rows)`));
+  await entitySelect.selectOption("booking");
+  await builder.getByRole("tab", { name: "Code" }).click();
+  await builder.getByLabel("Rule", { exact: true }).fill("nights >= 3");
+
+  // The fields offered are booking's own and, through its to-one links, its hotel's and customer's.
+  await builder.getByRole("tab", { name: "Conditions" }).click();
+  const offered = await builder.locator("datalist#rule-fields option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(offered.slice(0, Object.keys(model.booking!.fields).length)).toEqual(Object.keys(model.booking!.fields));
+  expect(offered).toContain("hotel.city");
+  expect(offered).toContain("customer.tier");
+  expect(offered.some((f) => f.startsWith("flights."))).toBe(false);
+  await expect(builder.getByLabel("Field 1")).toHaveAttribute("list", "rule-fields");
+  // An integer field: a number input.
+  await expect(builder.getByTestId("field-type-1")).toHaveText("integer");
+  await expect(builder.getByLabel("Value 1")).toHaveAttribute("type", "number");
+  await expect(builder.getByLabel("Value 1")).toHaveValue("3");
+
+  // Pick a date field from the list: a date input, and the rule follows.
+  expect(offered).toContain("check_in");
+  await builder.getByLabel("Field 1").fill("check_in");
+  await expect(builder.getByTestId("field-type-1")).toHaveText("date");
+  await expect(builder.getByLabel("Value 1")).toHaveAttribute("type", "date");
+  await builder.getByLabel("Value 1").fill("2026-01-01");
+  await builder.getByRole("tab", { name: "Code" }).click();
+  const dated = 'check_in >= "2026-01-01"';
+  await expect(builder.getByLabel("Rule", { exact: true })).toHaveValue(dated);
+
+  // The SQL view: what the API compiles the rule to, per dialect, read-only.
+  await builder.getByRole("tab", { name: "SQL" }).click();
+  const shown = builder.getByLabel("Rule as SQL");
+  for (const dialect of ["duckdb", "postgres"]) {
+    await builder.getByLabel("SQL dialect").selectOption(dialect);
+    const compiled = await request.post(`${apiUrl}/audiences/sql`, { headers: auth, data: { entity: "booking", rule: dated, dialect } });
+    expect(compiled.status()).toBe(200);
+    const { sql } = (await compiled.json()) as { sql: string };
+    expect(sql).toContain('"check_in"');
+    await expect(shown).toHaveText(sql);
+  }
+  await expect(shown).toHaveCSS("font-family", /monospace/);
+  await page.screenshot({ path: "test-results/audience-sql.png", fullPage: true });
+
+  // A rule the server refuses: its problem, as Calculate shows one.
+  await builder.getByRole("tab", { name: "Code" }).click();
+  await builder.getByLabel("Rule", { exact: true }).fill('check_inn >= "2026-01-01"');
+  await builder.getByRole("tab", { name: "SQL" }).click();
+  await expect(builder.getByRole("status")).toContainText("SQL:");
+  await expect(builder.getByRole("list", { name: "Rule problems" })).toContainText("did you mean 'check_in'");
 });
 
 test("a campaign published, started, followed and reported", async ({ page, request }) => {

@@ -123,6 +123,28 @@ describe("ApiClient", () => {
     expect(calls[1]!.headers["Content-Type"]).toBe("application/json");
   });
 
+  it("reads the model and asks for a rule's SQL in a dialect", async () => {
+    const model = {
+      customer: { rows: 400, key: "customer_id", recipient: true, version: null, fields: { customer_id: "integer", tier: "string" }, links: {} },
+    };
+    const { fetch, calls } = fakeFetch(
+      [200, model],
+      [200, { entity: "customer", dialect: "postgres", sql: 'SELECT "customer"."customer_id"' }],
+      [422, { error: "1 problem in the rule", where: null, problems: [{ path: "field", message: "no field 'tierz'" }] }],
+    );
+    const api = new ApiClient("t", "", fetch);
+    expect(await api.model()).toEqual(model);
+    expect((await api.audienceSql("customer", 'tier = "gold"', "postgres")).sql).toBe('SELECT "customer"."customer_id"');
+    const failure = await api.audienceSql("customer", 'tierz = "gold"', "spark").catch((e: unknown) => e);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(["GET /model", "POST /audiences/sql", "POST /audiences/sql"]);
+    expect(calls[0]!.body).toBeUndefined();
+    expect(JSON.parse(calls[1]!.body!)).toEqual({ entity: "customer", rule: 'tier = "gold"', dialect: "postgres" });
+    expect(calls[1]!.headers["Content-Type"]).toBe("application/json");
+    expect(JSON.parse(calls[2]!.body!).dialect).toBe("spark");
+    expect(failure).toBeInstanceOf(ApiError);
+    expect((failure as ApiError).problems).toEqual([{ path: "field", message: "no field 'tierz'" }]);
+  });
+
   it("reads a version's definition and escapes names in paths", async () => {
     const { fetch, calls } = fakeFetch([200, { campaign: "a b", version: 3, definition: { name: "a b", nodes: [] } }]);
     expect(await new ApiClient("t", "", fetch).getDefinition("a b", 3)).toEqual({ name: "a b", nodes: [] });
