@@ -22,6 +22,7 @@ messages neither are capped nor use up a cap.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any, Literal
@@ -67,18 +68,19 @@ class Rules:
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+RULES_KEYS = frozenset({"consent", "time_zone_field", "quiet_hours", "caps"})
+DELIVERY_KEYS = frozenset(
+    {"batch_size", "lease_seconds", "max_attempts", "backoff_seconds", "pause_after_errors"}
+)
+
+
 def load_rules(raw: Mapping[str, Any], where: str = "cantata.toml") -> Rules:
     """Rules from the parsed cantata.toml (`[rules]`, `[delivery]`, `[channels.*]`)."""
     rules = _table(raw, "rules", where)
     delivery = _table(raw, "delivery", where)
     channels = _table(raw, "channels", where)
-    _known(rules, {"consent", "time_zone_field", "quiet_hours", "caps"}, "rules", where)
-    _known(
-        delivery,
-        {"batch_size", "lease_seconds", "max_attempts", "backoff_seconds", "pause_after_errors"},
-        "delivery",
-        where,
-    )
+    _known(rules, RULES_KEYS, "rules", where)
+    _known(delivery, DELIVERY_KEYS, "delivery", where)
     consent = rules.get("consent", "opt_in")
     if consent not in ("opt_in", "opt_out"):
         raise ConfigError(
@@ -131,7 +133,7 @@ def _table(raw: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     return value
 
 
-def _known(table: Mapping[str, Any], keys: set[str], section: str, where: str) -> None:
+def _known(table: Mapping[str, Any], keys: AbstractSet[str], section: str, where: str) -> None:
     for key in table:
         if key not in keys:
             raise ConfigError(
