@@ -14,6 +14,7 @@ def test_demo_runs_the_campaign_and_reports(tmp_path: Path) -> None:
     output = run("demo", "--dir", str(folder), "--customers", "3000")
     assert "campaign pre_arrival_journey" in output
     assert "unique opens" in output
+    assert "cantata serve --all -w" in output  # how to go on, in the browser
     report = json.loads(
         run("campaign", "report", "pre_arrival_journey", "--json", "-w", str(folder))
     )

@@ -84,3 +84,11 @@ def _run_campaign(directory: Path) -> None:
         f"{result.sms:,} messages"
     )
     report(name=CAMPAIGN, ws_path=directory, as_json=False, as_csv=False)
+    folder = escape(str(directory))
+    console.print(
+        "\nExplore it in the browser — the canvas, the runs, audiences, this report:\n"
+        f"  cantata token create me --role admin -w {folder}\n"
+        f"  cantata serve --all -w {folder}      # then open http://127.0.0.1:8030/ui/\n"
+        "(in the source tree, `make ui` builds the UI once)",
+        highlight=False,
+    )
