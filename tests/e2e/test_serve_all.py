@@ -117,3 +117,30 @@ def test_one_process_serves_the_api_and_tracking_and_sends(tmp_path: Path) -> No
     # uvicorn stops gracefully on SIGTERM (the background work included), then exits by it.
     assert server.returncode in (0, -signal.SIGTERM), out
     assert "Application shutdown complete" in out and "Traceback" not in out
+
+
+def test_without_tracking_settings_it_serves_and_sends_untracked(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    init_workspace(ws)  # no [tracking]: as the demo's workspace
+    port = free_port()
+    server = subprocess.Popen(
+        [CANTATA, "serve", "--all", "--port", str(port), "-w", str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout and server.stdout.read()
+                return False
+
+        until(healthy, "the server to listen")
+        assert httpx.get(f"http://127.0.0.1:{port}/o/anything").status_code == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=60)
+    assert "no [tracking] in cantata.toml" in out and "Traceback" not in out

@@ -18,7 +18,13 @@ import typer
 from fastapi import FastAPI
 
 from cantata.canvas.alert_notices import alert_notifier
-from cantata.cli.common import WorkspaceOption, reports_errors, serve_in_workers, workspace
+from cantata.cli.common import (
+    WorkspaceOption,
+    err_console,
+    reports_errors,
+    serve_in_workers,
+    workspace,
+)
 from cantata.errors import ConfigError
 from cantata.store import open_store
 from cantata.tracking.app import redact_callback_keys
@@ -92,20 +98,27 @@ def serve(
 
 def with_everything(app: FastAPI, ws: Workspace, idle: float = 1.0) -> None:
     """Add the tracking app (its paths — /o, /c, /u, /callbacks, /bounces — beside the API's)
-    and the background work (scheduler and dispatcher) for the life of the server."""
+    when `[tracking]` is set, and the background work (scheduler and dispatcher) for the life
+    of the server."""
     from cantata.server.worker import work
     from cantata.tracking.app import tracking_app
     from cantata.tracking.settings import tracking_settings
 
-    conf = tracking_settings(ws.settings.raw)
-    tracking = tracking_app(
-        ws.store,
-        conf.secret,
-        callback_secret=conf.callback_secret,
-        group_max=conf.group_max,
-        group_window=conf.group_window,
-    )
-    app.mount("/", tracking)
+    if "tracking" in ws.settings.raw:
+        conf = tracking_settings(ws.settings.raw)
+        tracking = tracking_app(
+            ws.store,
+            conf.secret,
+            callback_secret=conf.callback_secret,
+            group_max=conf.group_max,
+            group_window=conf.group_window,
+        )
+        app.mount("/", tracking)
+    else:  # messages then go out without tracked links, as `cantata dispatch` sends them
+        err_console.print(
+            "note: no \\[tracking] in cantata.toml: opens, clicks and unsubscribes are not "
+            "tracked (set secret and base_url to this server's address)"
+        )
 
     async def supervised(stop: asyncio.Event) -> None:
         # A failed round (the store unreachable a moment, a provider misconfigured) is logged

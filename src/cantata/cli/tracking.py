@@ -66,7 +66,7 @@ def serve(
         bind_host, bind_port = host or conf.host, port or conf.port
         if conf.callback_secret is None:
             err_console.print(
-                "note: [tracking] callback_secret is not set: provider callbacks and "
+                "note: \\[tracking] callback_secret is not set: provider callbacks and "
                 "/bounces are refused"
             )
         if workers > 1:
