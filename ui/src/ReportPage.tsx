@@ -136,7 +136,7 @@ function Timeline({ a }: { a: ActivityReport }) {
   if (hours.length === 0) return <p className="note">No events yet.</p>;
   const width = 460;
   const height = 200;
-  const pad = { left: 40, right: 10, top: 10, bottom: 40 };
+  const pad = { left: 40, right: 34, top: 10, bottom: 40 }; // right: room for the last hour label
   const top = axisTop(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.value))));
   const x = (i: number) => pad.left + (hours.length === 1 ? (width - pad.left - pad.right) / 2 : (i * (width - pad.left - pad.right)) / (hours.length - 1));
   const y = (v: number) => height - pad.bottom - (v * (height - pad.top - pad.bottom)) / top;
