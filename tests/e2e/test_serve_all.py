@@ -12,7 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -53,6 +55,44 @@ def until(found: Callable[[], bool], what: str, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
+@dataclass
+class Served:
+    base: str
+    output: str = ""  # what the server printed, once it stopped
+
+
+@contextmanager
+def serving(ws: Path, *options: str, port: int | None = None) -> Iterator[Served]:
+    """`cantata serve OPTIONS` on the workspace as its own process, until the block ends
+    (then SIGTERM, its output kept): it owns a DuckDB store, as in production."""
+    port = port or free_port()
+    served = Served(f"http://127.0.0.1:{port}")
+    server = subprocess.Popen(
+        [CANTATA, "serve", "--port", str(port), "-w", str(ws), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def listening() -> bool:
+        try:
+            return httpx.get(f"{served.base}/health").status_code == 200
+        except httpx.TransportError:
+            assert server.poll() is None, server.stdout and server.stdout.read()
+            return False
+
+    try:
+        until(listening, "the server to listen")
+        yield served
+    finally:
+        server.send_signal(signal.SIGTERM)
+        served.output, _ = server.communicate(timeout=60)
+    # uvicorn stops gracefully on SIGTERM (the background work included), then exits by it.
+    assert server.returncode in (0, -signal.SIGTERM), served.output
+    assert "Application shutdown complete" in served.output, served.output
+    assert "Traceback" not in served.output, served.output
+
+
 def test_one_process_serves_the_api_and_tracking_and_sends(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     init_workspace(ws)
@@ -71,76 +111,38 @@ def test_one_process_serves_the_api_and_tracking_and_sends(tmp_path: Path) -> No
         token = json.loads(
             run("token", "create", "ops", "--role", "publisher", "-w", str(ws), "--json")
         )
-        server = subprocess.Popen(
-            [CANTATA, "serve", "--all", "--port", str(port), "--idle", "0.1", "-w", str(ws)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            bearer = {"Authorization": f"Bearer {token['token']}"}
-            with httpx.Client(base_url=base, headers=bearer, timeout=30) as client:
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        with (
+            serving(ws, "--all", "--idle", "0.1", port=port),
+            httpx.Client(base_url=base, headers=bearer, timeout=30) as client,
+        ):
+            yaml = {"Content-Type": "application/yaml"}
+            published = client.post("/campaigns/hello/publish", content=HELLO, headers=yaml)
+            assert published.status_code == 200, published.text
+            started = client.post("/campaigns/hello/runs")
+            assert started.status_code == 201, started.text
 
-                def healthy() -> bool:
-                    try:
-                        return client.get("/health").status_code == 200
-                    except httpx.TransportError:
-                        assert server.poll() is None, server.stdout and server.stdout.read()
-                        return False
+            until(lambda: len(sink.messages) == 3, "the three emails")
+            subjects = sorted(m.parsed()["Subject"] for m in sink.messages)
+            assert subjects == ["Ana: booking 100", "Ana: booking 101", "Ben: booking 102"]
+            html = sink.messages[0].parsed().get_body(("html",))
+            assert html is not None
+            pixel = re.search(rf'src="{re.escape(base)}(/o/[^"]+)"', html.get_content())
+            assert pixel is not None
+            opened = client.get(pixel.group(1))
+            assert (opened.status_code, opened.headers["content-type"]) == (200, "image/gif")
 
-                until(healthy, "the server to listen")
-                yaml = {"Content-Type": "application/yaml"}
-                published = client.post("/campaigns/hello/publish", content=HELLO, headers=yaml)
-                assert published.status_code == 200, published.text
-                started = client.post("/campaigns/hello/runs")
-                assert started.status_code == 201, started.text
+            def reported() -> dict[str, int]:
+                [mail] = client.get("/campaigns/hello/report").json()["activities"]
+                return mail
 
-                until(lambda: len(sink.messages) == 3, "the three emails")
-                subjects = sorted(m.parsed()["Subject"] for m in sink.messages)
-                assert subjects == ["Ana: booking 100", "Ana: booking 101", "Ben: booking 102"]
-                html = sink.messages[0].parsed().get_body(("html",))
-                assert html is not None
-                pixel = re.search(rf'src="{re.escape(base)}(/o/[^"]+)"', html.get_content())
-                assert pixel is not None
-                opened = client.get(pixel.group(1))
-                assert (opened.status_code, opened.headers["content-type"]) == (200, "image/gif")
-
-                def reported() -> dict[str, int]:
-                    [mail] = client.get("/campaigns/hello/report").json()["activities"]
-                    return mail
-
-                until(lambda: reported()["sent"] == 3, "the sends to be recorded")
-                assert reported()["opened"] == 1  # unique opens
-        finally:
-            server.send_signal(signal.SIGTERM)
-            out, _ = server.communicate(timeout=60)
-    # uvicorn stops gracefully on SIGTERM (the background work included), then exits by it.
-    assert server.returncode in (0, -signal.SIGTERM), out
-    assert "Application shutdown complete" in out and "Traceback" not in out
+            until(lambda: reported()["sent"] == 3, "the sends to be recorded")
+            assert reported()["opened"] == 1  # unique opens
 
 
 def test_without_tracking_settings_it_serves_and_sends_untracked(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     init_workspace(ws)  # no [tracking]: as the demo's workspace
-    port = free_port()
-    server = subprocess.Popen(
-        [CANTATA, "serve", "--all", "--port", str(port), "-w", str(ws)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout and server.stdout.read()
-                return False
-
-        until(healthy, "the server to listen")
-        assert httpx.get(f"http://127.0.0.1:{port}/o/anything").status_code == 404
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=60)
-    assert "no [tracking] in cantata.toml" in out and "Traceback" not in out
+    with serving(ws, "--all") as served:
+        assert httpx.get(f"{served.base}/o/anything").status_code == 404
+    assert "no [tracking] in cantata.toml" in served.output

@@ -14,13 +14,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cantata.server.app import UI
 from cantata.workspace import init_workspace
 from tests.e2e.cli import run
-from tests.e2e.test_serve_all import CANTATA, free_port, until
+from tests.e2e.test_serve_all import free_port, serving
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -80,35 +79,16 @@ def test_the_canvas_in_chromium_against_a_real_server(ui_ready: None, tmp_path: 
             f'\n[tracking]\nbase_url = "http://127.0.0.1:{port}"\n'
             'secret = "a-long-enough-secret-for-the-ui-test"\n'
         )
-    server = subprocess.Popen(
-        [CANTATA, "serve", "--all", "--idle", "0.2", "--port", str(port), "-w", str(ws)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-
-        def listening() -> bool:
-            try:
-                return httpx.get(f"{base}/ui/").status_code == 200
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout and server.stdout.read()
-                return False
-
-        until(listening, "the server to serve the UI")
+    with serving(ws, "--all", "--idle", "0.2", port=port) as served:
         done = npx(
             "playwright",
             "test",
             env={
-                "CANTATA_UI_URL": f"{base}/ui/",
+                "CANTATA_UI_URL": f"{served.base}/ui/",
                 "CANTATA_TOKEN": token["token"],
                 "CHROMIUM_PATH": str(CHROMIUM),
                 "CANTATA_E2E_SUFFIX": tmp_path.name[-8:].replace("-", "_"),
             },
         )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "4 passed" in done.stdout, done.stdout
-    finally:
-        server.terminate()
-        server.communicate(timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout, done.stdout
