@@ -29,6 +29,7 @@ from cantata.server import (
     templates,
     token_routes,
 )
+from cantata.server.auth import TokenFirst
 from cantata.server.bodies import MAX_UPLOAD
 from cantata.server.service import Clock, Service
 from cantata.store.access import StoreAccess
@@ -68,6 +69,8 @@ def api_app(
     routes = (campaigns, reports, runs, audiences, templates, model_routes, ingest_routes)
     for module in (*routes, token_routes):
         app.include_router(module.router)
+    prefixes = {m.router.prefix for m in (*routes, token_routes) if m.router.prefix}
+    app.add_middleware(TokenFirst, prefixes=sorted(prefixes))
     _mount_ui(app)
     return app
 
