@@ -24,6 +24,7 @@ import {
   campaignText,
   connect,
   DocumentTextError,
+  editedCampaignText,
   moveNodes,
   newCampaign,
   parseCampaignText,
@@ -75,10 +76,16 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
   const [flow, setFlow] = useState<ReactFlowInstance<ActivityNode> | null>(null);
   const [variables, setVariables] = useState<Record<string, string>>({});
 
-  // A canvas edit rewrites the text; a text edit (below) re-reads the document.
+  // A loaded document is written out whole; a canvas edit rewrites only the part of the text it
+  // changes (comments and layout elsewhere stay); a text edit (below) re-reads the document.
+  const loadDoc = useCallback((loaded: CampaignDocument) => {
+    setDoc(loaded);
+    setText(campaignText(loaded));
+    setTextError(null);
+  }, []);
   const applyDoc = useCallback((next: CampaignDocument) => {
     setDoc(next);
-    setText(campaignText(next));
+    setText((previous) => editedCampaignText(previous, next));
     setTextError(null);
   }, []);
 
@@ -87,7 +94,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
     (async () => {
       try {
         if (isNew) {
-          applyDoc(newCampaign(name));
+          loadDoc(newCampaign(name));
           setInfo("new campaign (not saved)");
           return;
         }
@@ -96,7 +103,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
         if (version === null) throw new Error(`campaign '${name}' has no saved version`);
         const definition = await api.getDefinition(name, version);
         if (!live) return;
-        applyDoc(parseCampaignText(JSON.stringify(definition)));
+        loadDoc(parseCampaignText(JSON.stringify(definition)));
         setInfo(`${detail.state} · editing version ${version} (${version === detail.draft_version ? "draft" : "published"})`);
       } catch (e) {
         if (live) setLoadError(errorText(e));
@@ -105,7 +112,7 @@ export function CampaignEditor({ api, name, isNew }: { api: ApiClient; name: str
     return () => {
       live = false;
     };
-  }, [api, name, isNew, applyDoc]);
+  }, [api, name, isNew, loadDoc]);
 
   const positions = useMemo(() => (doc ? layoutPositions(doc) : {}), [doc]);
   useEffect(() => {
