@@ -196,6 +196,17 @@ function RunView({ api, name, id, onMoved }: { api: ApiClient; name: string; id:
     return found;
   }, [api, id]);
 
+  // A run being advanced (by the server's worker, or another request) is followed until it
+  // settles: running → waiting, completed, paused...
+  const status = detail?.run.status;
+  useEffect(() => {
+    if (status !== "running") return;
+    const timer = window.setTimeout(() => {
+      load().catch(() => undefined); // a failed refresh keeps what is shown; the next try may do
+    }, 1000);
+    return () => window.clearTimeout(timer);
+  }, [status, detail, load]);
+
   useEffect(() => {
     let live = true;
     (async () => {
