@@ -125,6 +125,7 @@ def save_template(
         now,
     )
     library = {**current, template.name: changed}
+    audiences = audience_entities(store)
     broken: list[str] = []
     for record in list_campaigns(store):
         if record.state not in (LIVE, PAUSED) or record.published is None:
@@ -133,7 +134,7 @@ def save_template(
         if not any(n.settings.get("template") == template.name for n in campaign.nodes):
             continue
         try:
-            validate(campaign, model, audiences=audience_entities(store), templates=library)
+            validate(campaign, model, audiences=audiences, templates=library)
         except CampaignError as exc:
             at = f"{record.name} v{record.published}"  # stored as JSON: no line to give
             broken += [f"{at}: {p.path}: {p.message}" for p in exc.problems]

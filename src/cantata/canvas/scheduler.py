@@ -581,6 +581,35 @@ def next_due(store: Store) -> datetime | None:
 # --- the loop --------------------------------------------------------------------------------
 
 
+def scheduler_turn(
+    store: Store,
+    now: datetime,
+    owner: str,
+    runner: Runner,
+    *,
+    ttl: float,
+    lease: str = LEASE,
+    batch: int = 100,
+    on_fired: Callable[[Fired], None] | None = None,
+    after_fire: Callable[[datetime], None] | None = None,
+    each_turn: Callable[[datetime], object] | None = None,
+) -> list[Fired] | None:
+    """One turn: take or renew the lease for `ttl` seconds and, holding it, fire what is due
+    at `now` (`on_fired` for each), then `after_fire(now)` if something fired and
+    `each_turn(now)`. None when another scheduler holds the lease."""
+    if not acquire_lease(store, lease, owner, now, ttl):
+        return None
+    handled = fire_due(store, now, owner, runner, batch)
+    for fired in handled:
+        if on_fired is not None:
+            on_fired(fired)
+    if after_fire is not None and any(f.outcome == "fired" for f in handled):
+        after_fire(now)
+    if each_turn is not None:
+        each_turn(now)
+    return handled
+
+
 def run_scheduler(
     store: Store,
     clock: Callable[[], datetime],
@@ -615,16 +644,12 @@ def run_scheduler(
     while not stop():
         now = _utc(clock())
         wait = interval
-        if acquire_lease(store, lease, owner, now, lease_ttl):
-            handled = fire_due(store, now, owner, runner, batch)
-            for fired in handled:
-                count += fired.outcome == "fired"
-                if on_fired is not None:
-                    on_fired(fired)
-            if after_fire is not None and any(f.outcome == "fired" for f in handled):
-                after_fire(now)
-            if each_turn is not None:
-                each_turn(now)
+        handled = scheduler_turn(
+            store, now, owner, runner, ttl=lease_ttl, lease=lease, batch=batch,
+            on_fired=on_fired, after_fire=after_fire, each_turn=each_turn,
+        )  # fmt: skip
+        if handled is not None:
+            count += sum(f.outcome == "fired" for f in handled)
             if len(handled) == batch:
                 continue  # more may be due: no sleep
             upcoming = next_due(store)

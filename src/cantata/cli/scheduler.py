@@ -22,11 +22,10 @@ from cantata.canvas.scheduler import (
     LEASE,
     Fired,
     Runner,
-    acquire_lease,
-    fire_due,
     lease_holder,
     release_lease,
     run_scheduler,
+    scheduler_turn,
 )
 from cantata.cli.common import WorkspaceOption, console, err_console, reports_errors, workspace
 from cantata.errors import CantataError, ConfigError
@@ -152,20 +151,19 @@ def scheduler(
         store = ws.store
         if once:
             at = _parse_now(now) if now else datetime.now(UTC)
-            if not acquire_lease(store, LEASE, me, at, ttl):
+            try:
+                handled = scheduler_turn(
+                    store, at, me, the_runner, ttl=ttl, batch=size,
+                    on_fired=lambda f: console.print(describe(f), highlight=False),
+                    after_fire=advance, each_turn=lambda t: retention(store, t),
+                )  # fmt: skip
+            finally:
+                release_lease(store, LEASE, me)
+            if handled is None:
                 holder = lease_holder(store, LEASE, at)
                 who = f"{holder[0]} until {holder[1]:%Y-%m-%d %H:%M:%SZ}" if holder else "another"
                 err_console.print(f"not fired: the scheduler lease is held by {who}")
                 raise typer.Exit(1)
-            try:
-                handled = fire_due(store, at, me, the_runner, size)
-                for fired in handled:
-                    console.print(describe(fired), highlight=False)
-                if advance is not None and any(f.outcome == "fired" for f in handled):
-                    advance(at)
-                retention(store, at)
-            finally:
-                release_lease(store, LEASE, me)
             console.print(f"{sum(f.outcome == 'fired' for f in handled)} fired", highlight=False)
             return
 

@@ -187,7 +187,6 @@ def render_bounded(template: Template, names: dict[str, Any]) -> str:
         return "".join(pieces)
     except Exception:
         ENVIRONMENT.handle_exception()  # re-raises with the template's lines in the traceback
-        raise  # not reached
     finally:
         _RANGE_SPENT.reset(token)
 

@@ -48,7 +48,7 @@ async def ingest(
     quarantine = service.quarantine_dir
     with tempfile.TemporaryDirectory(prefix="cantata-upload-") as folder:
         # The name the quarantine file and the messages show; the path is ours.
-        stem = Path(name).stem.replace("/", "_") or "upload"
+        stem = Path(name).stem or "upload"  # the last part only: never a path of the caller's
         path = Path(folder) / f"{stem}{SUFFIXES[format]}"
         size = 0
         with path.open("wb") as out:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from cantata.canvas.runtime import ScheduledRuns, scheduler_runner
 from cantata.canvas.runtime.scheduled import retention_of
 from cantata.canvas.runtime.worktable import Retention
-from cantata.canvas.scheduler import LEASE, Fired, acquire_lease, fire_due, release_lease
+from cantata.canvas.scheduler import LEASE, Fired, release_lease, scheduler_turn
 from cantata.delivery.dispatcher import Stats
 from cantata.delivery.engine import DeliveryEngine
 from cantata.workspace import Workspace
@@ -66,12 +66,14 @@ def _fire_due(
     on_fired: OnFired | None,
     retention: Retention,
 ) -> None:
-    """One scheduler turn: fire what is due under the lease, execute the runs, and purge old
-    runs' worktables when it is time."""
-    now = datetime.now(UTC)
-    if acquire_lease(ws.store, LEASE, owner, now, 60.0):
-        for fired in fire_due(ws.store, now, owner, scheduled):
-            if on_fired is not None:
-                on_fired(fired)
+    """One scheduler turn: fire what is due under the lease, execute the runs (and any wait
+    now over), and purge old runs' worktables when it is time."""
+
+    def housekeeping(now: datetime) -> None:
         scheduled.advance(now)
         retention(ws.store, now)
+
+    scheduler_turn(
+        ws.store, datetime.now(UTC), owner, scheduled, ttl=60.0, on_fired=on_fired,
+        each_turn=housekeeping,
+    )  # fmt: skip
